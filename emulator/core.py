@@ -1,0 +1,356 @@
+"""`Emulator`: one fake Assistants service, its clock and responders, and its interceptors.
+
+One object, used the same way as a context manager, with `start()`/`stop()`, as a pytest
+fixture or behind a local server (like a moto backend behind its decorator and server mode).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .backend import Backend, Settings
+from .clock import Clock, FrozenClock, RealClock
+from .faults import ConnectionDropped, Fault, FaultPlan, RequestTimedOut
+from .models import ModelInfo
+from .reply import Reply
+from .responders import Responder, Rules, Script
+from .routes import Options, Request, Response, dispatch
+from .runs import HoldStatus, Progress, ResponderError
+from .store import Obj
+from .tokens import TokenCounter
+from .transports import Httpx2Interceptor, HttpxInterceptor
+from .truncation import TruncationReport
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the emulator received, for assertions on what the code under test sent."""
+
+    method: str
+    url: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+    status: int | None = field(default=None, compare=False)
+
+    def json(self) -> Any:
+        """The decoded JSON body (`None` when there is none)."""
+        import json
+
+        return json.loads(self.body) if self.body.strip() else None
+
+
+class Emulator:
+    """An in-memory OpenAI Assistants API (v2).
+
+    `with Emulator() as emu:` intercepts every httpx and httpx2 request to the base URLs
+    (default `https://api.openai.com/v1`), so the official SDK works unchanged.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | str = 0,
+        clock: Clock | Literal["frozen", "real"] = "frozen",
+        base_urls: Iterable[str] = (DEFAULT_BASE_URL,),
+        responder: Responder | None = None,
+        require_key: str | None = None,
+        isolate_keys: bool = False,
+        poll_after_ms: int | None = 0,
+    ) -> None:
+        if clock == "frozen":
+            clock = FrozenClock()
+        elif clock == "real":
+            clock = RealClock()
+        self.base_urls = tuple(url.rstrip("/") for url in base_urls)
+        self.settings = Settings()
+        if responder is not None:
+            self.settings.responder = responder
+        self.backend = Backend(clock=clock, seed=seed, settings=self.settings)
+        self.options = Options(
+            required_key=require_key, isolate_keys=isolate_keys, poll_after_ms=poll_after_ms
+        )
+        self.faults = FaultPlan()
+        self._requests: list[RecordedRequest] = []
+        self._log_lock = threading.Lock()
+        self._interceptors = (HttpxInterceptor(self), Httpx2Interceptor(self))
+        self._started = False
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Begin intercepting httpx and httpx2 requests to the base URLs."""
+        if not self._started:
+            for interceptor in self._interceptors:
+                interceptor.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop intercepting; state is kept (use `reset()` to clear it)."""
+        if self._started:
+            for interceptor in reversed(self._interceptors):
+                interceptor.stop()
+            self._started = False
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Emulator:
+        return self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget all objects, recorded requests, responder errors and pending faults."""
+        self.backend.reset()
+        self.faults.clear()
+        with self._log_lock:
+            self._requests.clear()
+
+    # --- requests ------------------------------------------------------------------------
+
+    def owns(self, url: str) -> bool:
+        """Whether a URL is one of this emulator's (under a base URL)."""
+        return any(
+            url == base or url.startswith((base + "/", base + "?")) for base in self.base_urls
+        )
+
+    def api_path(self, url: str) -> tuple[str, list[tuple[str, str]]]:
+        """The path relative to the owning base URL, and the query pairs."""
+        from urllib.parse import parse_qsl
+
+        for base in self.base_urls:
+            if url == base or url.startswith((base + "/", base + "?")):
+                parts = urlsplit(url)
+                base_path = urlsplit(base).path.rstrip("/")
+                path = parts.path[len(base_path) :] or "/"
+                return path, parse_qsl(parts.query, keep_blank_values=True)
+        parts = urlsplit(url)
+        return parts.path, parse_qsl(parts.query, keep_blank_values=True)
+
+    def handle(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """Answer one HTTP request (what every adapter calls)."""
+        path, query = self.api_path(url)
+        return self.handle_path(method, path, query, headers, body, url=url)
+
+    def handle_path(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        url: str = "",
+    ) -> Response:
+        """Answer a request already split into an API path and query pairs."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        record = RecordedRequest(method.upper(), url or path, path, query, lowered, body)
+        request_id = self.backend.ids.request_id()
+        fault = self.faults.take(method, path)
+        if fault is not None:
+            self._log(record, fault.status if fault.kind == "status" else None)
+            if fault.kind == "disconnect":
+                raise ConnectionDropped(path)
+            if fault.kind == "timeout":
+                raise RequestTimedOut(path)
+            status, fault_headers, payload = fault.response()
+            return Response(status, {**fault_headers, "x-request-id": request_id}, payload)
+        response = dispatch(
+            self.backend,
+            Request(method.upper(), path, query, lowered, body),
+            self.options,
+            request_id,
+        )
+        self._log(record, response.status)
+        return response
+
+    def _log(self, record: RecordedRequest, status: int | None) -> None:
+        with self._log_lock:
+            self._requests.append(
+                RecordedRequest(
+                    record.method,
+                    record.url,
+                    record.path,
+                    record.query,
+                    record.headers,
+                    record.body,
+                    status,
+                )
+            )
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, oldest first (a copy)."""
+        with self._log_lock:
+            return list(self._requests)
+
+    # --- responders ----------------------------------------------------------------------
+
+    def script(self, *replies: Reply | str, assistant: str | None = None) -> Script:
+        """Answer model turns with these replies, in order (for one assistant, or all)."""
+        script = Script(*replies)
+        self.respond_with(script, assistant=assistant)
+        return script
+
+    def rules(self, *, assistant: str | None = None) -> Rules:
+        """A fresh rule set that answers from now on; add rules with `.add(pattern, then)`."""
+        rules = Rules()
+        self.respond_with(rules, assistant=assistant)
+        return rules
+
+    def respond_with(self, responder: Responder, *, assistant: str | None = None) -> None:
+        """Use a responder for every run, or only for runs of one assistant (by id)."""
+        if assistant is None:
+            self.settings.responder = responder
+        else:
+            self.settings.assistant_responders[assistant] = responder
+
+    @property
+    def responder_errors(self) -> list[ResponderError]:
+        """Exceptions raised by responders; each one failed its run with `server_error`."""
+        return list(self.backend.runs.responder_errors)
+
+    # --- time and progress ---------------------------------------------------------------
+
+    @property
+    def clock(self) -> Any:
+        """The clock every timestamp comes from (`advance(seconds=..., minutes=...)`)."""
+        return self.backend.clock
+
+    @property
+    def progress(self) -> Progress:
+        """`"resting"`: runs finish within the request; `"step"`: one status per observation."""
+        return self.settings.progress
+
+    @progress.setter
+    def progress(self, value: Progress) -> None:
+        if value not in ("resting", "step"):
+            raise ValueError("progress is 'resting' or 'step'")
+        self.settings.progress = value
+
+    def hold(self, at: HoldStatus = "in_progress", *, run_id: str | None = None) -> None:
+        """Stop runs (all, or one) at `queued` or `in_progress` until `release()`."""
+        if at not in ("queued", "in_progress"):
+            raise ValueError("runs can be held at 'queued' or 'in_progress'")
+        self.settings.holds[run_id] = at
+
+    def release(self, run_id: str | None = None) -> None:
+        """Lift a hold (all holds when `run_id` is None); runs move on when next observed."""
+        with self.backend.store.lock:
+            if run_id is None:
+                self.settings.holds.clear()
+            else:
+                self.settings.holds.pop(run_id, None)
+
+    # --- tokens --------------------------------------------------------------------------
+
+    def register_model(self, info: ModelInfo) -> None:
+        """Add or override a model's context window, output limit and encoding."""
+        self.settings.models.register(info)
+
+    def use_counter(self, counter: TokenCounter | None) -> None:
+        """Count tokens with this counter for every model (None: back to tiktoken)."""
+        self.settings.counter = None if counter is None else (lambda _info: counter)
+
+    def truncation(self, run_id: str) -> list[TruncationReport]:
+        """For each model turn of a run, which messages were kept, shortened or dropped."""
+        with self.backend.store.lock:
+            state = self.backend.runs.states.get(run_id)
+            if state is None:
+                raise KeyError(f"no run {run_id!r}")
+            return list(state.reports)
+
+    # --- faults --------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        times: int = 1,
+        *,
+        status: int = 500,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: float | None = None,
+        message: str | None = None,
+    ) -> Fault:
+        """Answer the next matching requests with an error status (429, 500, 503, ...)."""
+        return self.faults.add(Fault("status", status, times, method, path, retry_after, message))
+
+    def drop_next(
+        self, times: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> Fault:
+        """Close the connection without answering the next matching requests."""
+        return self.faults.add(Fault("disconnect", 0, times, method, path))
+
+    def timeout_next(
+        self, times: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> Fault:
+        """Let the next matching requests time out."""
+        return self.faults.add(Fault("timeout", 0, times, method, path))
+
+    # --- inspection ----------------------------------------------------------------------
+
+    @property
+    def assistants(self) -> dict[str, Obj]:
+        """Every assistant by id (copies, in creation order)."""
+        return {a["id"]: a for a in self.backend.copy_of(self.backend.store.assistants.values())}
+
+    @property
+    def threads(self) -> dict[str, Obj]:
+        """Every thread by id (copies, in creation order)."""
+        return {t["id"]: t for t in self.backend.copy_of(self.backend.store.threads.values())}
+
+    def messages(self, thread_id: str) -> list[Obj]:
+        """A thread's messages, oldest first (copies)."""
+        return self._children(self.backend.store.messages, thread_id, "thread")
+
+    def runs(self, thread_id: str) -> list[Obj]:
+        """A thread's runs, oldest first (copies)."""
+        return self._children(self.backend.store.runs, thread_id, "thread")
+
+    def steps(self, run_id: str) -> list[Obj]:
+        """A run's steps, oldest first (copies)."""
+        return self._children(self.backend.store.steps, run_id, "run")
+
+    def _children(self, table: Mapping[str, Any], key: str, kind: str) -> list[Obj]:
+        with self.backend.store.lock:
+            collection = table.get(key)
+            if collection is None:
+                raise KeyError(f"no {kind} {key!r}")
+            return copy.deepcopy(collection.values())
+
+    def check_invariants(self) -> list[str]:
+        """Every broken cross-object rule in the state (empty when consistent)."""
+        with self.backend.store.lock:
+            return self.backend.store.check_invariants()
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.backend.store.counts().items())
+        return f"<Emulator {counts} clock={self.clock!r}>"
+
+
+__all__ = ["Emulator", "RecordedRequest"]

@@ -1,0 +1,110 @@
+"""Fault injection: chosen requests fail as a misbehaving service would, touching no state.
+
+Faults are checked before a request reaches the backend, so a failed create creates nothing.
+Status faults become OpenAI-shaped error responses; `disconnect` and `timeout` raise
+`ConnectionDropped` / `RequestTimedOut`, which each adapter turns into its HTTP library's own
+exception (so the SDK sees `APIConnectionError` / `APITimeoutError` and retries as it would).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+FaultKind = Literal["status", "disconnect", "timeout"]
+
+_DEFAULT_MESSAGES = {
+    429: (
+        "Rate limit reached for requests. Please try again later.",
+        "requests",
+        "rate_limit_exceeded",
+    ),
+    500: (
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+    ),
+    502: ("Bad gateway.", "server_error", None),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+
+class ConnectionDropped(Exception):
+    """The connection is closed before any response is sent."""
+
+
+class RequestTimedOut(Exception):
+    """No response arrives in time."""
+
+
+@dataclass
+class Fault:
+    """Fail the next `times` requests matching `method` and the `path` regex (None: any)."""
+
+    kind: FaultKind = "status"
+    status: int = 500
+    times: int = 1
+    method: str | None = None
+    path: str | None = None
+    retry_after: float | None = None
+    message: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        return self.path is None or re.search(self.path, path) is not None
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body of a status fault, in the OpenAI error envelope."""
+        default, kind, code = _DEFAULT_MESSAGES.get(
+            self.status, ("Injected fault.", "server_error", None)
+        )
+        body = {
+            "error": {"message": self.message or default, "type": kind, "param": None, "code": code}
+        }
+        headers = {"content-type": "application/json"}
+        if self.retry_after is not None:
+            headers["retry-after"] = f"{self.retry_after:g}"
+            headers["retry-after-ms"] = str(int(self.retry_after * 1000))
+        return self.status, headers, json.dumps(body, indent=2).encode()
+
+
+class FaultPlan:
+    """Queued faults, used up in the order they were added; thread-safe."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self.latency: float = 0.0
+
+    def add(self, fault: Fault) -> Fault:
+        if fault.times < 1:
+            raise ValueError("a fault must apply to at least one request")
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.latency = 0.0
+
+    @property
+    def pending(self) -> int:
+        """How many more requests the queued faults will fail."""
+        with self._lock:
+            return sum(f.times for f in self._faults)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The fault that applies to this request, if any (using up one of its `times`)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None

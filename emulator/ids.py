@@ -1,0 +1,38 @@
+"""Deterministic object ids shaped like the real ones (`asst_` + 24 alphanumerics)."""
+
+from __future__ import annotations
+
+import random
+import string
+import threading
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+class IdGenerator:
+    """Seeded id source: the same seed and the same sequence of calls give the same ids."""
+
+    def __init__(self, seed: int | str = 0) -> None:
+        self.seed = seed
+        self._random = random.Random(seed)
+        # Request ids draw from their own stream so that polling does not shift object ids.
+        self._request_random = random.Random(f"requests:{seed}")
+        self._lock = threading.Lock()
+
+    def new(self, prefix: str) -> str:
+        """A fresh id such as `msg_` followed by 24 alphanumerics."""
+        with self._lock:
+            suffix = "".join(self._random.choices(_ALPHABET, k=24))
+        return f"{prefix}_{suffix}"
+
+    def request_id(self) -> str:
+        """An `x-request-id` value: `req_` and 32 hex digits."""
+        with self._lock:
+            return f"req_{self._request_random.getrandbits(128):032x}"
+
+    def get_state(self) -> object:
+        """The generator's state, for snapshots."""
+        return self._random.getstate()
+
+    def set_state(self, state: object) -> None:
+        self._random.setstate(state)  # type: ignore[arg-type]

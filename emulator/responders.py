@@ -1,0 +1,194 @@
+"""Responders decide what the assistant does in a run: scripts, rules, callables, a default.
+
+A responder is any callable taking a `RunContext` and returning a `Reply` (or a `str`, meaning
+text). It is asked once per model turn: at the start of a run and again after tool outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import reply
+from .reply import Reply
+from .truncation import TruncationReport
+
+
+@dataclass(frozen=True)
+class ContextMessage:
+    """A message as the model sees it after truncation (`text` may be shortened)."""
+
+    id: str
+    role: str
+    text: str
+    shortened: bool = False
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """A function call of this run and the output the client submitted for it."""
+
+    call_id: str
+    name: str
+    arguments: str
+    output: str
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a responder may look at for one model turn (copies: changing them is harmless)."""
+
+    assistant: Mapping[str, Any]
+    thread: Mapping[str, Any]
+    run: Mapping[str, Any]
+    messages: tuple[ContextMessage, ...]
+    tool_outputs: tuple[ToolResult, ...]
+    truncation: TruncationReport
+    turn: int = 0
+    new_tool_outputs: tuple[ToolResult, ...] = ()
+
+    @property
+    def last_user_message(self) -> str | None:
+        """Text of the newest user message the model sees, if any."""
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.text
+        return None
+
+    @property
+    def function_names(self) -> tuple[str, ...]:
+        """Names of the function tools available in this run."""
+        return tuple(t["function"]["name"] for t in self.run["tools"] if t["type"] == "function")
+
+
+Responder = Callable[[RunContext], Reply | str]
+
+
+class ScriptExhausted(RuntimeError):
+    """A script was asked for more replies than it holds."""
+
+
+def default_responder(context: RunContext) -> Reply:
+    """The reply used when nothing is configured; deterministic and useful for smoke tests.
+
+    - after tool outputs: `Tool results: name=output, ...`;
+    - when `tool_choice` forces a function (by name, or `"required"`: the first function tool):
+      that call with `{}` arguments;
+    - otherwise it echoes the newest user message: `You said: <text>` (or `Hello!` if none).
+    """
+    if context.new_tool_outputs:
+        results = ", ".join(f"{r.name}={r.output}" for r in context.new_tool_outputs)
+        return reply.text(f"Tool results: {results}")
+    choice = context.run.get("tool_choice")
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        return reply.tool_call(choice["function"]["name"], {})
+    if choice == "required" and context.function_names:
+        return reply.tool_call(context.function_names[0], {})
+    last = context.last_user_message
+    return reply.text(f"You said: {last}" if last else "Hello!")
+
+
+class Script:
+    """Replies given in order, one per model turn, across all runs that use this script."""
+
+    def __init__(self, *replies: Reply | str) -> None:
+        self._replies = list(replies)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_data(cls, data: Iterable[Any] | Mapping[str, Any]) -> Script:
+        """From plain data: a list of replies, or `{"replies": [...]}` (see `reply.from_data`)."""
+        items = data["replies"] if isinstance(data, Mapping) else data
+        return cls(*(reply.from_data(item) for item in items))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Script:
+        """From a JSON file holding what `from_data` takes."""
+        return cls.from_data(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @property
+    def remaining(self) -> int:
+        return len(self._replies) - self._next
+
+    @property
+    def used(self) -> int:
+        return self._next
+
+    def __call__(self, context: RunContext) -> Reply | str:
+        with self._lock:
+            if self._next >= len(self._replies):
+                raise ScriptExhausted(
+                    f"The script ran out of replies: all {len(self._replies)} scripted replies "
+                    f"were used, and run {context.run['id']} asked for one more."
+                )
+            item = self._replies[self._next]
+            self._next += 1
+        return item
+
+
+@dataclass
+class Rule:
+    """When `matches(context)` holds, `respond(context)` answers."""
+
+    matches: Callable[[RunContext], bool]
+    respond: Responder
+
+
+@dataclass
+class Rules:
+    """The first matching rule answers; when none matches, `fallback` does."""
+
+    rules: list[Rule] = field(default_factory=list)
+    fallback: Responder = default_responder
+
+    def add(
+        self,
+        pattern: str | re.Pattern[str] | None = None,
+        then: Reply | str | Responder | None = None,
+        *,
+        assistant: str | None = None,
+        when: Callable[[RunContext], bool] | None = None,
+    ) -> Rules:
+        """Answer `then` when the newest user message matches `pattern` (re.search), the
+        assistant has this id or name, and `when(context)` holds; omitted conditions match."""
+        if then is None:
+            raise ValueError("a rule needs a reply: add(pattern, then=...)")
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+
+        def matches(context: RunContext) -> bool:
+            if regex is not None and not regex.search(context.last_user_message or ""):
+                return False
+            if assistant is not None and assistant not in (
+                context.assistant.get("id"),
+                context.assistant.get("name"),
+            ):
+                return False
+            return when is None or when(context)
+
+        respond: Responder = then if callable(then) else (lambda _context: then)
+        self.rules.append(Rule(matches, respond))
+        return self
+
+    def __call__(self, context: RunContext) -> Reply | str:
+        for rule in self.rules:
+            if rule.matches(context):
+                return rule.respond(context)
+        return self.fallback(context)
+
+
+def as_reply(answer: object) -> Reply:
+    """Normalise what a responder returned; anything else is a bug in the responder."""
+    if isinstance(answer, str):
+        return reply.text(answer)
+    if isinstance(answer, reply.Text | reply.ToolCalls | reply.Failure | reply.Incomplete):
+        return answer
+    raise TypeError(
+        f"a responder must return a reply (reply.text(...), reply.tool_call(...), ...) or a str, "
+        f"not {type(answer).__name__}"
+    )

@@ -1,0 +1,405 @@
+"""HTTP surface: method + path -> handler, request parsing, JSON and SSE rendering, errors.
+
+Framework-free on purpose: adapters (respx, httpx2, ASGI) turn their request into a
+`Request`, call `dispatch`, and turn the `Response` back. Paths are relative to the API root
+(`/assistants`, `/threads/{thread_id}/runs`, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from . import schemas
+from .backend import Backend, ListQuery
+from .errors import APIError, AuthenticationError, InvalidRequestError, MethodNotAllowedError
+from .errors import NotFoundError as RouteNotFound
+from .runs import Events
+from .store import Obj, Page
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+INCLUDE_FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+ID_PREFIXES = {
+    "assistant_id": "asst",
+    "thread_id": "thread",
+    "message_id": "msg",
+    "run_id": "run",
+    "step_id": "step",
+}
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request as the routes see it; `path` is relative to the API root."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+
+
+@dataclass
+class Response:
+    """A rendered answer; `events` is set (and `body` empty) for a server-sent event stream."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    events: list[bytes] | None = None
+
+    @property
+    def content(self) -> bytes:
+        """The whole body, for adapters that do not stream."""
+        return b"".join(self.events) if self.events is not None else self.body
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+@dataclass
+class Call:
+    """One request being handled: its parsed parts and the backend it acts on."""
+
+    backend: Backend
+    request: Request
+    params: dict[str, str]
+    owner: str | None
+
+    def body(self, model: type[BodyT]) -> BodyT:
+        return schemas.parse(model, _decode_json(self.request.body))
+
+    def query(self, *, extra: tuple[str, ...] = ()) -> ListQuery:
+        return parse_list_query(self.request.query, extra=extra)
+
+    def query_value(self, name: str) -> str | None:
+        for key, value in self.request.query:
+            if key == name:
+                return value
+        return None
+
+
+Handler = Callable[[Call], "Obj | Page | Events"]
+
+
+def _decode_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return {}
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidRequestError(
+            f"Request body too large: {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.",
+            code="request_too_large",
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError(
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
+            "but what was sent was not valid JSON. If you have trouble figuring out how to fix "
+            "this, please contact us through our help center at help.openai.com.)"
+        ) from None
+
+
+def parse_list_query(query: list[tuple[str, str]], *, extra: tuple[str, ...] = ()) -> ListQuery:
+    """`limit`, `order`, `after`, `before` with the real defaults and limits."""
+    values = dict(query)
+    limit = 20
+    if "limit" in values:
+        raw = values["limit"]
+        if not re.fullmatch(r"-?\d+", raw):
+            raise InvalidRequestError(
+                f"Invalid type for 'limit': expected an integer, but got '{raw}' instead.",
+                param="limit",
+                code="invalid_type",
+            )
+        limit = int(raw)
+        if limit < 1 or limit > 100:
+            above = limit > 100
+            raise InvalidRequestError(
+                f"Invalid 'limit': integer {'above maximum' if above else 'below minimum'} value. "
+                f"Expected a value {'<= 100' if above else '>= 1'}, but got {limit} instead.",
+                param="limit",
+                code="integer_above_max_value" if above else "integer_below_min_value",
+            )
+    order = values.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequestError(
+            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
+            param="order",
+            code="invalid_value",
+        )
+    return ListQuery(
+        limit=limit,
+        order="asc" if order == "asc" else "desc",
+        after=values.get("after") or None,
+        before=values.get("before") or None,
+    )
+
+
+def _check_include(query: list[tuple[str, str]]) -> None:
+    for key, value in query:
+        if key in ("include[]", "include") and value != INCLUDE_FILE_SEARCH_CONTENT:
+            raise InvalidRequestError(
+                f"Invalid value: '{value}'. Supported values are: '{INCLUDE_FILE_SEARCH_CONTENT}'.",
+                param="include",
+                code="invalid_value",
+            )
+
+
+def _events(call: Call, body: BaseModel) -> Events:
+    return Events(active=bool(getattr(body, "stream", None)))
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+def create_assistant(call: Call) -> Obj:
+    return call.backend.create_assistant(call.body(schemas.CreateAssistant), call.owner)
+
+
+def list_assistants(call: Call) -> Page:
+    return call.backend.list_assistants(call.query(), call.owner)
+
+
+def get_assistant(call: Call) -> Obj:
+    return call.backend.get_assistant(call.params["assistant_id"], call.owner)
+
+
+def modify_assistant(call: Call) -> Obj:
+    body = call.body(schemas.ModifyAssistant)
+    return call.backend.modify_assistant(call.params["assistant_id"], body, call.owner)
+
+
+def delete_assistant(call: Call) -> Obj:
+    return call.backend.delete_assistant(call.params["assistant_id"], call.owner)
+
+
+def create_thread(call: Call) -> Obj:
+    return call.backend.create_thread(call.body(schemas.CreateThread), call.owner)
+
+
+def get_thread(call: Call) -> Obj:
+    return call.backend.get_thread(call.params["thread_id"], call.owner)
+
+
+def modify_thread(call: Call) -> Obj:
+    body = call.body(schemas.ModifyThread)
+    return call.backend.modify_thread(call.params["thread_id"], body, call.owner)
+
+
+def delete_thread(call: Call) -> Obj:
+    return call.backend.delete_thread(call.params["thread_id"], call.owner)
+
+
+def create_message(call: Call) -> Obj:
+    body = call.body(schemas.CreateMessage)
+    return call.backend.create_message(call.params["thread_id"], body, call.owner)
+
+
+def list_messages(call: Call) -> Page:
+    run_id = call.query_value("run_id") or None
+    return call.backend.list_messages(call.params["thread_id"], call.query(), run_id, call.owner)
+
+
+def get_message(call: Call) -> Obj:
+    p = call.params
+    return call.backend.get_message(p["thread_id"], p["message_id"], call.owner)
+
+
+def modify_message(call: Call) -> Obj:
+    p = call.params
+    body = call.body(schemas.ModifyMetadata)
+    return call.backend.modify_message(p["thread_id"], p["message_id"], body, call.owner)
+
+
+def delete_message(call: Call) -> Obj:
+    p = call.params
+    return call.backend.delete_message(p["thread_id"], p["message_id"], call.owner)
+
+
+def create_run(call: Call) -> Obj | Events:
+    _check_include(call.request.query)
+    body = call.body(schemas.CreateRun)
+    events = _events(call, body)
+    run = call.backend.create_run(call.params["thread_id"], body, events, call.owner)
+    return events if events.active else run
+
+
+def create_thread_and_run(call: Call) -> Obj | Events:
+    body = call.body(schemas.CreateThreadAndRun)
+    events = _events(call, body)
+    run = call.backend.create_thread_and_run(body, events, call.owner)
+    return events if events.active else run
+
+
+def list_runs(call: Call) -> Page:
+    return call.backend.list_runs(call.params["thread_id"], call.query(), call.owner)
+
+
+def get_run(call: Call) -> Obj:
+    return call.backend.get_run(call.params["thread_id"], call.params["run_id"], call.owner)
+
+
+def modify_run(call: Call) -> Obj:
+    p = call.params
+    body = call.body(schemas.ModifyMetadata)
+    return call.backend.modify_run(p["thread_id"], p["run_id"], body, call.owner)
+
+
+def cancel_run(call: Call) -> Obj:
+    p = call.params
+    return call.backend.cancel_run(p["thread_id"], p["run_id"], Events(), call.owner)
+
+
+def submit_tool_outputs(call: Call) -> Obj | Events:
+    p = call.params
+    body = call.body(schemas.SubmitToolOutputs)
+    events = _events(call, body)
+    run = call.backend.submit_tool_outputs(p["thread_id"], p["run_id"], body, events, call.owner)
+    return events if events.active else run
+
+
+def list_steps(call: Call) -> Page:
+    _check_include(call.request.query)
+    p = call.params
+    return call.backend.list_steps(p["thread_id"], p["run_id"], call.query(), call.owner)
+
+
+def get_step(call: Call) -> Obj:
+    _check_include(call.request.query)
+    p = call.params
+    return call.backend.get_step(p["thread_id"], p["run_id"], p["step_id"], call.owner)
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+_T = r"(?P<thread_id>[^/]+)"
+_R = r"(?P<run_id>[^/]+)"
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", r"/assistants", create_assistant),
+    ("GET", r"/assistants", list_assistants),
+    ("GET", r"/assistants/(?P<assistant_id>[^/]+)", get_assistant),
+    ("POST", r"/assistants/(?P<assistant_id>[^/]+)", modify_assistant),
+    ("DELETE", r"/assistants/(?P<assistant_id>[^/]+)", delete_assistant),
+    ("POST", r"/threads", create_thread),
+    ("POST", r"/threads/runs", create_thread_and_run),
+    ("GET", rf"/threads/{_T}", get_thread),
+    ("POST", rf"/threads/{_T}", modify_thread),
+    ("DELETE", rf"/threads/{_T}", delete_thread),
+    ("POST", rf"/threads/{_T}/messages", create_message),
+    ("GET", rf"/threads/{_T}/messages", list_messages),
+    ("GET", rf"/threads/{_T}/messages/(?P<message_id>[^/]+)", get_message),
+    ("POST", rf"/threads/{_T}/messages/(?P<message_id>[^/]+)", modify_message),
+    ("DELETE", rf"/threads/{_T}/messages/(?P<message_id>[^/]+)", delete_message),
+    ("POST", rf"/threads/{_T}/runs", create_run),
+    ("GET", rf"/threads/{_T}/runs", list_runs),
+    ("GET", rf"/threads/{_T}/runs/{_R}", get_run),
+    ("POST", rf"/threads/{_T}/runs/{_R}", modify_run),
+    ("POST", rf"/threads/{_T}/runs/{_R}/cancel", cancel_run),
+    ("POST", rf"/threads/{_T}/runs/{_R}/submit_tool_outputs", submit_tool_outputs),
+    ("GET", rf"/threads/{_T}/runs/{_R}/steps", list_steps),
+    ("GET", rf"/threads/{_T}/runs/{_R}/steps/(?P<step_id>[^/]+)", get_step),
+]
+_COMPILED = [(method, re.compile(pattern + r"/?"), handler) for method, pattern, handler in ROUTES]
+
+
+def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
+    """The handler for a method and path, or the 404/405 the API answers."""
+    allowed = False
+    for route_method, pattern, handler in _COMPILED:
+        match = pattern.fullmatch(path)
+        if match is None:
+            continue
+        if route_method == method:
+            return handler, match.groupdict()
+        allowed = True
+    if allowed:
+        raise MethodNotAllowedError(f"Invalid method for URL ({method} /v1{path}).")
+    raise RouteNotFound(f"Invalid URL ({method} /v1{path}).")
+
+
+def _check_ids(params: dict[str, str]) -> None:
+    for name, value in params.items():
+        prefix = ID_PREFIXES[name]
+        if not value.startswith(prefix):
+            raise InvalidRequestError(
+                f"Invalid '{name}': '{value}'. Expected an ID that begins with '{prefix}'.",
+                param=name,
+            )
+
+
+def authenticate(headers: Mapping[str, str], required_key: str | None) -> str:
+    """The request's bearer key; 401 when missing or, if a key is required, different."""
+    authorization = headers.get("authorization", "")
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise AuthenticationError(
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or "
+            "as the password field (with blank username) if you're accessing the API from your "
+            "browser and are prompted for a username and password. You can obtain an API key "
+            "from https://platform.openai.com/account/api-keys."
+        )
+    if required_key is not None and key != required_key:
+        shown = f"{key[:3]}{'*' * max(len(key) - 7, 0)}{key[-4:]}" if len(key) > 8 else key
+        raise AuthenticationError(
+            f"Incorrect API key provided: {shown}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class Options:
+    """Per-emulator HTTP behaviour."""
+
+    required_key: str | None = None
+    isolate_keys: bool = False
+    poll_after_ms: int | None = 0
+
+
+def dispatch(backend: Backend, request: Request, options: Options, request_id: str) -> Response:
+    """Handle one request completely; every failure becomes an OpenAI error response."""
+    started = time.perf_counter()
+    try:
+        key = authenticate(request.headers, options.required_key)
+        handler, params = resolve(request.method.upper(), request.path)
+        _check_ids(params)
+        call = Call(backend, request, params, key if options.isolate_keys else None)
+        result = handler(call)
+        if isinstance(result, Events):
+            return _sse(result, request_id)
+        body = result.render() if isinstance(result, Page) else result
+        status, payload = 200, json.dumps(body, indent=2).encode()
+    except APIError as error:
+        status, payload = error.status, json.dumps(error.body(), indent=2).encode()
+    headers = {
+        "content-type": "application/json",
+        "x-request-id": request_id,
+        "openai-version": "2020-10-01",
+        "openai-processing-ms": str(int((time.perf_counter() - started) * 1000)),
+    }
+    if options.poll_after_ms is not None:
+        headers["openai-poll-after-ms"] = str(options.poll_after_ms)
+    return Response(status, headers, payload)
+
+
+def _sse(events: Events, request_id: str) -> Response:
+    frames = [f"event: {name}\ndata: {data}\n\n".encode() for name, data in events.frames]
+    frames.append(b"event: done\ndata: [DONE]\n\n")
+    headers = {
+        "content-type": "text/event-stream; charset=utf-8",
+        "x-request-id": request_id,
+        "openai-version": "2020-10-01",
+    }
+    return Response(200, headers, events=frames)
