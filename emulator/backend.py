@@ -7,13 +7,13 @@ call these methods; errors are raised as `errors.APIError` subclasses.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import objects, schemas
 from .clock import Clock, FrozenClock
-from .errors import not_found
+from .errors import InvalidRequestError, not_found
 from .ids import IdGenerator
 from .models import ModelInfo, ModelRegistry
 from .responders import Responder, default_responder
@@ -27,8 +27,8 @@ class Settings:
     """Behaviour switches of one emulator; change them at any time."""
 
     progress: Progress = "resting"
-    holds: dict[str | None, HoldStatus] = field(default_factory=dict)
-    chunker: Callable[[str], list[str]] = split_words
+    holds: dict[str | None, HoldStatus | None] = field(default_factory=dict)  # None: released
+    chunker: Callable[[str], Sequence[str]] = split_words
     models: ModelRegistry = field(default_factory=ModelRegistry)
     counter: Callable[[ModelInfo], TokenCounter] | None = None
     responder: Responder = default_responder
@@ -39,7 +39,11 @@ class Settings:
         return self.counter(info) if self.counter else counter_for_encoding(info.encoding)
 
     def responder_for(self, assistant: Obj) -> Responder:
-        return self.assistant_responders.get(assistant["id"], self.responder)
+        """The assistant's own responder (set by id, else by name), else the default one."""
+        found = self.assistant_responders.get(assistant["id"])
+        if found is None and assistant.get("name") is not None:
+            found = self.assistant_responders.get(assistant["name"])
+        return found if found is not None else self.responder
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,19 @@ class Backend:
         if owner is not None:
             self.store.owner[object_id] = owner
 
+    def _make_vector_stores(self, data: Obj) -> None:
+        """Turn a `file_search.vector_stores` creation helper into the new store's id."""
+        file_search = (data.get("tool_resources") or {}).get("file_search") or {}
+        helpers = file_search.pop("vector_stores", None) or []
+        if helpers and file_search.get("vector_store_ids"):
+            raise InvalidRequestError(
+                "Invalid 'tool_resources.file_search': provide either 'vector_store_ids' or "
+                "'vector_stores', not both.",
+                param="tool_resources.file_search",
+            )
+        if helpers:
+            file_search["vector_store_ids"] = [self.ids.new("vs") for _ in helpers]
+
     # --- assistants ----------------------------------------------------------------------
 
     def _assistant(self, assistant_id: str, owner: str | None) -> Obj:
@@ -93,6 +110,7 @@ class Backend:
     def create_assistant(self, body: schemas.CreateAssistant, owner: str | None = None) -> Obj:
         with self.store.lock:
             data = _dump(body)
+            self._make_vector_stores(data)
             assistant = objects.assistant(self.ids.new("asst"), self.clock.now(), data)
             self.store.assistants.add(assistant)
             self._claim(assistant["id"], owner)
@@ -114,8 +132,6 @@ class Backend:
             updated = objects.assistant(assistant_id, assistant["created_at"], merged)
             if "tools" not in changes:
                 updated["tools"] = assistant["tools"]
-            if "tool_resources" not in changes:
-                updated["tool_resources"] = assistant["tool_resources"]
             if "metadata" in changes and changes["metadata"] is None:
                 updated["metadata"] = {}
             assistant.clear()
@@ -149,6 +165,7 @@ class Backend:
     def create_thread(self, body: schemas.CreateThread, owner: str | None = None) -> Obj:
         with self.store.lock:
             data = _dump(body)
+            self._make_vector_stores(data)
             thread = objects.thread(self.ids.new("thread"), self.clock.now(), data)
             self.store.add_thread(thread)
             self._claim(thread["id"], owner)
@@ -158,7 +175,7 @@ class Backend:
 
     def get_thread(self, thread_id: str, owner: str | None = None) -> Obj:
         with self.store.lock:
-            return self.thread(thread_id, owner)
+            return objects.retrieved_thread(self.thread(thread_id, owner))
 
     def modify_thread(
         self, thread_id: str, body: schemas.ModifyThread, owner: str | None = None
@@ -175,8 +192,7 @@ class Backend:
     def delete_thread(self, thread_id: str, owner: str | None = None) -> Obj:
         with self.store.lock:
             self.thread(thread_id, owner)
-            for message in self.store.messages[thread_id]:
-                self.runs.prompt_cache.pop(message["id"], None)
+            self.runs.forget_thread(thread_id)
             for run in self.store.runs[thread_id]:
                 self.runs.states.pop(run["id"], None)
             self.store.remove_thread(thread_id)
@@ -207,9 +223,11 @@ class Backend:
             self.runs.ensure_can_add_message(thread_id)
             return self.add_message(thread_id, _dump(body))
 
-    def _message(self, thread_id: str, message_id: str, owner: str | None) -> Obj:
+    def _message(
+        self, thread_id: str, message_id: str, owner: str | None, *, poll: bool = True
+    ) -> Obj:
         self.thread(thread_id, owner)
-        self.runs.observe(thread_id)
+        self.runs.observe(thread_id, poll=poll)
         found = self.store.messages[thread_id].get(message_id)
         if found is None:
             raise not_found("message", message_id)
@@ -227,15 +245,15 @@ class Backend:
         owner: str | None = None,
     ) -> Obj:
         with self.store.lock:
-            message = self._message(thread_id, message_id, owner)
+            message = self._message(thread_id, message_id, owner, poll=False)
             message["metadata"] = dict(body.metadata or {})
             return message
 
     def delete_message(self, thread_id: str, message_id: str, owner: str | None = None) -> Obj:
         with self.store.lock:
-            self._message(thread_id, message_id, owner)
+            self._message(thread_id, message_id, owner, poll=False)
             self.store.messages[thread_id].remove(message_id)
-            self.runs.prompt_cache.pop(message_id, None)
+            self.runs.forget_message(message_id)
             return objects.deleted(message_id, "thread.message")
 
     def list_messages(
@@ -276,7 +294,8 @@ class Backend:
             assistant = self._assistant(data["assistant_id"], owner)
             thread_body = schemas.CreateThread.model_validate(data.get("thread") or {})
             if data.get("tool_resources") is not None:
-                thread_body.tool_resources = body.tool_resources
+                resources = schemas.NewToolResources.model_validate(data["tool_resources"])
+                thread_body.tool_resources = resources
             thread = self.create_thread(thread_body, owner)
             events("thread.created", thread)
             try:
@@ -305,7 +324,9 @@ class Backend:
         owner: str | None = None,
     ) -> Obj:
         with self.store.lock:
-            run = self.get_run(thread_id, run_id, owner)
+            self.thread(thread_id, owner)
+            self.runs.observe(thread_id, poll=False)
+            run = self.runs.get_run(thread_id, run_id)
             run["metadata"] = dict(body.metadata or {})
             return run
 

@@ -7,27 +7,33 @@ fixture or behind a local server (like a moto backend behind its decorator and s
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from . import snapshot as snapshots
+from .asgi import AsgiApp
 from .backend import Backend, Settings
 from .clock import Clock, FrozenClock, RealClock
 from .faults import ConnectionDropped, Fault, FaultPlan, RequestTimedOut
-from .models import ModelInfo
+from .models import ModelInfo, ModelRegistry
 from .reply import Reply
 from .responders import Responder, Rules, Script
 from .routes import Options, Request, Response, dispatch
-from .runs import HoldStatus, Progress, ResponderError
+from .runs import HoldStatus, Progress, ResponderError, split_words
 from .store import Obj
 from .tokens import TokenCounter
 from .transports import Httpx2Interceptor, HttpxInterceptor
 from .truncation import TruncationReport
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+Chunker = Callable[[str], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class Emulator:
         require_key: str | None = None,
         isolate_keys: bool = False,
         poll_after_ms: int | None = 0,
+        chunker: Chunker | None = None,
     ) -> None:
         if clock == "frozen":
             clock = FrozenClock()
@@ -75,6 +82,8 @@ class Emulator:
         self.settings = Settings()
         if responder is not None:
             self.settings.responder = responder
+        if chunker is not None:
+            self.chunker = chunker
         self.backend = Backend(clock=clock, seed=seed, settings=self.settings)
         self.options = Options(
             required_key=require_key, isolate_keys=isolate_keys, poll_after_ms=poll_after_ms
@@ -205,13 +214,16 @@ class Emulator:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first (a copy)."""
+        """Every request received so far, oldest first (copies: changing them changes nothing)."""
         with self._log_lock:
-            return list(self._requests)
+            return [
+                dataclasses.replace(r, headers=dict(r.headers), query=list(r.query))
+                for r in self._requests
+            ]
 
     # --- responders ----------------------------------------------------------------------
 
-    def script(self, *replies: Reply | str, assistant: str | None = None) -> Script:
+    def script(self, *replies: Reply | str | Responder, assistant: str | None = None) -> Script:
         """Answer model turns with these replies, in order (for one assistant, or all)."""
         script = Script(*replies)
         self.respond_with(script, assistant=assistant)
@@ -224,7 +236,7 @@ class Emulator:
         return rules
 
     def respond_with(self, responder: Responder, *, assistant: str | None = None) -> None:
-        """Use a responder for every run, or only for runs of one assistant (by id)."""
+        """Use a responder for every run, or only for runs of one assistant (by id or name)."""
         if assistant is None:
             self.settings.responder = responder
         else:
@@ -253,32 +265,78 @@ class Emulator:
             raise ValueError("progress is 'resting' or 'step'")
         self.settings.progress = value
 
+    @property
+    def chunker(self) -> Chunker:
+        """How streamed text and tool-call arguments are split into deltas (`None` resets).
+
+        A function of the text returning pieces that join back to it; the default splits
+        into words with their leading space (`"Hi there!"` -> `["Hi", " there", "!"]`). It
+        runs for every reply, streamed or not, so a faulty chunker fails the run either way
+        (like a responder error). A text reply's own `reply.text(value, chunks=[...])` wins.
+        """
+        return self.settings.chunker
+
+    @chunker.setter
+    def chunker(self, value: Chunker | None) -> None:
+        if value is not None and not callable(value):
+            raise TypeError("chunker is a function of the text returning its pieces")
+        self.settings.chunker = split_words if value is None else value
+
     def hold(self, at: HoldStatus = "in_progress", *, run_id: str | None = None) -> None:
-        """Stop runs (all, or one) at `queued` or `in_progress` until `release()`."""
+        """Stop runs (all, or one) at `queued` or `in_progress` until `release()`.
+
+        A stream of a held run ends (`done`) at the held status, unless the client acts while
+        handling that event: a cancel, `release()` or a clock move then continues the stream.
+        """
         if at not in ("queued", "in_progress"):
             raise ValueError("runs can be held at 'queued' or 'in_progress'")
         self.settings.holds[run_id] = at
 
     def release(self, run_id: str | None = None) -> None:
-        """Lift a hold (all holds when `run_id` is None); runs move on when next observed."""
+        """Lift holds (all when `run_id` is None, else that run's, even from a hold on all
+        runs); released runs move on when next observed."""
         with self.backend.store.lock:
             if run_id is None:
                 self.settings.holds.clear()
+            elif None in self.settings.holds:
+                self.settings.holds[run_id] = None  # exempt from the hold on all runs
             else:
                 self.settings.holds.pop(run_id, None)
 
     # --- tokens --------------------------------------------------------------------------
 
+    @property
+    def models(self) -> ModelRegistry:
+        """The known models: `emu.models.get("gpt-4o").context_window` (snapshots resolve)."""
+        return self.settings.models
+
     def register_model(self, info: ModelInfo) -> None:
-        """Add or override a model's context window, output limit and encoding."""
-        self.settings.models.register(info)
+        """Add or override a model's context window, output limit and encoding.
+
+        `emu.register_model(ModelInfo("acme-1", context_window=4096, max_output_tokens=1024,
+        encoding="cl100k_base"))`: runs on "acme-1" (and "acme-1-2025-01-01") use these limits.
+        """
+        with self.backend.store.lock:
+            self.settings.models.register(info)
 
     def use_counter(self, counter: TokenCounter | None) -> None:
-        """Count tokens with this counter for every model (None: back to tiktoken)."""
-        self.settings.counter = None if counter is None else (lambda _info: counter)
+        """Count tokens with this counter for every model (None: back to the bundled tiktoken).
+
+        Any object with `count(text) -> int` and `truncate(text, max_tokens) -> str` will do.
+        """
+        with self.backend.store.lock:
+            self.settings.counter = None if counter is None else (lambda _info: counter)
 
     def truncation(self, run_id: str) -> list[TruncationReport]:
-        """For each model turn of a run, which messages were kept, shortened or dropped."""
+        """The prompt of each model turn of a run, oldest turn first (a run's tool loop takes
+        several turns; a run that never reached the model has none).
+
+        Each `TruncationReport` tells which messages the model saw (`visible`: `kept` whole or
+        `shortened`, with their `text` and `tokens`) and which it did not (`dropped_ids`,
+        `dropped`), what the prompt cost (`prompt_tokens`, equal to that turn's run step
+        `usage.prompt_tokens`) and the `budget` it had; `report.account(message_id)` finds one
+        message. Raises KeyError for an unknown run.
+        """
         with self.backend.store.lock:
             state = self.backend.runs.states.get(run_id)
             if state is None:
@@ -297,7 +355,13 @@ class Emulator:
         retry_after: float | None = None,
         message: str | None = None,
     ) -> Fault:
-        """Answer the next matching requests with an error status (429, 500, 503, ...)."""
+        """Answer the next matching requests with an error status (429, 500, 503, ...).
+
+        `path` is a regex searched in the API path (`/threads/.+/runs$`); `retry_after` (seconds)
+        sends `retry-after` and `retry-after-ms`, which the SDK waits for before retrying.
+        """
+        if not 400 <= status <= 599:
+            raise ValueError(f"a failure status is 4xx or 5xx, not {status}")
         return self.faults.add(Fault("status", status, times, method, path, retry_after, message))
 
     def drop_next(
@@ -311,6 +375,46 @@ class Emulator:
     ) -> Fault:
         """Let the next matching requests time out."""
         return self.faults.add(Fault("timeout", 0, times, method, path))
+
+    @property
+    def latency(self) -> float:
+        """Seconds every request waits before it is answered (0 by default; real time)."""
+        return self.faults.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("latency cannot be negative")
+        self.faults.latency = float(seconds)
+
+    # --- serving and snapshots -----------------------------------------------------------
+
+    def asgi_app(self, *, prefix: str = "/v1") -> AsgiApp:
+        """This emulator as an ASGI app (API under `prefix`), for uvicorn or `ASGITransport`."""
+        return AsgiApp(self, prefix=prefix)
+
+    def snapshot(self, path: str | Path | None = None) -> dict[str, Any]:
+        """The whole state as JSON-serialisable data (also written to `path` if given)."""
+        data = snapshots.take(self)
+        if path is not None:
+            Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        return data
+
+    def load(self, source: snapshots.Source) -> Emulator:
+        """Replace the state with a snapshot (a JSON file path or `snapshot()` data).
+
+        Objects, run bookkeeping, clock time, id sequence, progress, holds and models are
+        restored exactly; responders, recorded requests, faults and HTTP options are kept.
+        """
+        snapshots.restore(self, snapshots.read(source))
+        return self
+
+    @classmethod
+    def from_snapshot(cls, source: snapshots.Source, **options: Any) -> Emulator:
+        """A new emulator in a snapshot's state, with its HTTP options unless `options` say
+        otherwise (`options` are `Emulator(...)` keyword arguments)."""
+        data = snapshots.read(source)
+        return cls(**{**data["options"], **options}).load(data)
 
     # --- inspection ----------------------------------------------------------------------
 
@@ -338,6 +442,9 @@ class Emulator:
 
     def _children(self, table: Mapping[str, Any], key: str, kind: str) -> list[Obj]:
         with self.backend.store.lock:
+            thread_id = key if kind == "thread" else self.backend.store.run_thread.get(key)
+            if thread_id in self.backend.store.runs:  # views show expiry, like an API read
+                self.backend.runs.observe(thread_id, poll=False)
             collection = table.get(key)
             if collection is None:
                 raise KeyError(f"no {kind} {key!r}")

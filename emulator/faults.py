@@ -3,7 +3,8 @@
 Faults are checked before a request reaches the backend, so a failed create creates nothing.
 Status faults become OpenAI-shaped error responses; `disconnect` and `timeout` raise
 `ConnectionDropped` / `RequestTimedOut`, which each adapter turns into its HTTP library's own
-exception (so the SDK sees `APIConnectionError` / `APITimeoutError` and retries as it would).
+exception, or, served over HTTP, into a connection closed without a response / a response that
+never comes (so the SDK sees `APIConnectionError` / `APITimeoutError` and retries as it would).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Fault:
         headers = {"content-type": "application/json"}
         if self.retry_after is not None:
             headers["retry-after"] = f"{self.retry_after:g}"
-            headers["retry-after-ms"] = str(int(self.retry_after * 1000))
+            headers["retry-after-ms"] = f"{self.retry_after * 1000:g}"  # 0.0001 s stays > 0
         return self.status, headers, json.dumps(body, indent=2).encode()
 
 

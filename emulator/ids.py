@@ -30,9 +30,13 @@ class IdGenerator:
         with self._lock:
             return f"req_{self._request_random.getrandbits(128):032x}"
 
-    def get_state(self) -> object:
-        """The generator's state, for snapshots."""
-        return self._random.getstate()
+    def get_state(self) -> tuple[object, object]:
+        """The state of the object-id and request-id streams, for snapshots."""
+        with self._lock:
+            return self._random.getstate(), self._request_random.getstate()
 
-    def set_state(self, state: object) -> None:
-        self._random.setstate(state)  # type: ignore[arg-type]
+    def set_state(self, state: tuple[object, object]) -> None:
+        objects, requests = state
+        with self._lock:
+            self._random.setstate(objects)  # type: ignore[arg-type]
+            self._request_random.setstate(requests)  # type: ignore[arg-type]

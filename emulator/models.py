@@ -4,6 +4,9 @@ Limits are the ones OpenAI's model pages publish. A dated snapshot ("gpt-4o-2024
 other suffixed name resolves to its longest known family name; an unknown model gets
 DEFAULT_MODEL's limits under its own name, so any model string works as it does for the
 real service's newer models.
+
+A run's prompt budget is ``ModelInfo.prompt_budget``: the context window minus the room kept for
+the reply (see there), further capped by the run's ``max_prompt_tokens``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from dataclasses import dataclass
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_MODELS", "ModelInfo", "ModelRegistry"]
 
+_O200K = "o200k_base"
+_CL100K = "cl100k_base"
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -22,15 +28,30 @@ class ModelInfo:
     name: str
     context_window: int
     max_output_tokens: int
-    encoding: str  # "o200k_base" | "cl100k_base"
+    encoding: str  # "o200k_base" | "cl100k_base" (a counter plugged in with use_counter wins)
 
     def __post_init__(self) -> None:
         if self.context_window < 1 or self.max_output_tokens < 1:
             raise ValueError(f"model {self.name!r}: token limits must be positive")
+        if self.encoding not in (_O200K, _CL100K):
+            raise ValueError(
+                f"model {self.name!r}: encoding {self.encoding!r} is not bundled; "
+                f"use {_O200K!r} or {_CL100K!r}"
+            )
 
+    def prompt_budget(self, max_completion_tokens: int | None = None) -> int:
+        """Tokens a prompt may use: the context window minus the room kept for the reply.
 
-_O200K = "o200k_base"
-_CL100K = "cl100k_base"
+        The room is ``max_completion_tokens`` when given (at most ``max_output_tokens``), else
+        ``max_output_tokens`` but at most half the window, so a model whose output may fill its
+        whole window (gpt-4: 8,192 and 8,192) still takes a prompt.
+        """
+        if max_completion_tokens is not None:
+            room = min(max_completion_tokens, self.max_output_tokens)
+        else:
+            room = min(self.max_output_tokens, self.context_window // 2)
+        return self.context_window - room
+
 
 DEFAULT_MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("gpt-4o", 128_000, 16_384, _O200K),

@@ -8,6 +8,7 @@ a run's `instructions` is always a string).
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from .store import Obj
@@ -44,18 +45,34 @@ def echo_tools(tools: list[Obj]) -> list[Obj]:
     return echoed
 
 
-def tool_resources(resources: Obj | None) -> Obj:
-    """Stored `tool_resources`: only the parts that were given, `{}` when none."""
-    if not resources:
-        return {}
+def tool_resources(resources: Obj | None, *, tools: Iterable[Obj] = ()) -> Obj:
+    """Stored `tool_resources`: the parts that were given, `{}` when none.
+
+    An assistant's `code_interpreter` / `file_search` tool gets an empty entry of its own, as the
+    real service answers [RT §2]. A `vector_stores` helper arrives already turned into ids.
+    """
+    resources = resources or {}
+    types = {tool["type"] for tool in tools}
     out: Obj = {}
     if resources.get("code_interpreter") is not None:
-        out["code_interpreter"] = {"file_ids": list(resources["code_interpreter"]["file_ids"])}
+        out["code_interpreter"] = {
+            "file_ids": list(resources["code_interpreter"].get("file_ids") or [])
+        }
+    elif "code_interpreter" in types:
+        out["code_interpreter"] = {"file_ids": []}
     if resources.get("file_search") is not None:
         out["file_search"] = {
             "vector_store_ids": list(resources["file_search"].get("vector_store_ids") or [])
         }
+    elif "file_search" in types:
+        out["file_search"] = {"vector_store_ids": []}
     return out
+
+
+def retrieved_thread(thread: Obj) -> Obj:
+    """A thread as `GET /threads/{id}` shows it: with `code_interpreter` always present [RT §2]."""
+    resources = {"code_interpreter": {"file_ids": []}, **thread["tool_resources"]}
+    return {**thread, "tool_resources": copy.deepcopy(resources)}
 
 
 def assistant(assistant_id: str, created_at: int, body: Obj) -> Obj:
@@ -71,7 +88,7 @@ def assistant(assistant_id: str, created_at: int, body: Obj) -> Obj:
         "top_p": float(body["top_p"]) if body.get("top_p") is not None else 1.0,
         "temperature": float(body["temperature"]) if body.get("temperature") is not None else 1.0,
         "reasoning_effort": body.get("reasoning_effort"),
-        "tool_resources": tool_resources(body.get("tool_resources")),
+        "tool_resources": tool_resources(body.get("tool_resources"), tools=body.get("tools") or []),
         "metadata": dict(body.get("metadata") or {}),
         "response_format": body.get("response_format") or "auto",
     }

@@ -8,11 +8,15 @@ JSON script file).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .core import Emulator
+
+if TYPE_CHECKING:
+    from .server import ThreadedServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,10 +42,31 @@ def build_emulator(options: dict[str, Any]) -> Emulator:
     return emulator
 
 
+def _from_rootdir(options: dict[str, Any], rootdir: Path) -> dict[str, Any]:
+    """Relative `snapshot=`/`script=` paths missing from the working directory, from rootdir."""
+    resolved = dict(options)
+    for name in ("snapshot", "script"):
+        path = resolved.get(name)
+        if isinstance(path, str | Path) and not Path(path).exists() and (rootdir / path).exists():
+            resolved[name] = rootdir / path
+    return resolved
+
+
 @pytest.fixture
 def assistants_emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     """A started `Emulator`, fresh for each test and stopped afterwards."""
     marker = request.node.get_closest_marker("assistants_emulator")
-    emulator = build_emulator(marker.kwargs if marker else {})
+    options = _from_rootdir(marker.kwargs if marker else {}, request.config.rootpath)
+    emulator = build_emulator(options)
     with emulator:
         yield emulator
+
+
+@pytest.fixture
+def assistants_emulator_server(assistants_emulator: Emulator) -> Iterator[ThreadedServer]:
+    """The `assistants_emulator` served over HTTP on a free loopback port (uvicorn, in a
+    thread); point a client at `assistants_emulator_server.base_url`."""
+    from .server import ThreadedServer
+
+    with ThreadedServer(assistants_emulator) as server:
+        yield server

@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 ErrorCode = Literal["server_error", "rate_limit_exceeded", "invalid_prompt"]
 IncompleteReason = Literal["max_completion_tokens", "max_prompt_tokens"]
+ERROR_CODES: tuple[ErrorCode, ...] = ("server_error", "rate_limit_exceeded", "invalid_prompt")
+INCOMPLETE_REASONS: tuple[IncompleteReason, ...] = ("max_completion_tokens", "max_prompt_tokens")
+ANNOTATION_TYPES = ("file_citation", "file_path")
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,36 @@ class Text:
     chunks: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.value, str):
+            raise TypeError(f"a text reply's value is a str, not {type(self.value).__name__}")
         if self.chunks is not None and "".join(self.chunks) != self.value:
             raise ValueError("the chunks of a text reply must join to its value")
+        for annotation in self.annotations:
+            _check_annotation(annotation, self.value)
+
+
+def _check_annotation(annotation: Mapping[str, Any], value: str) -> None:
+    """An annotation must have the shape the SDK's `Message` type validates."""
+    kind = annotation.get("type") if isinstance(annotation, Mapping) else None
+    if kind not in ANNOTATION_TYPES:
+        raise ValueError(
+            f"an annotation is a mapping with type 'file_citation' or 'file_path' (see "
+            f"reply.file_citation / reply.file_path), not {annotation!r}"
+        )
+    target = annotation.get(kind)
+    start, end = annotation.get("start_index"), annotation.get("end_index")
+    if (
+        not isinstance(annotation.get("text"), str)
+        or not isinstance(target, Mapping)
+        or not isinstance(target.get("file_id"), str)
+        or not isinstance(start, int)
+        or not isinstance(end, int)
+        or not 0 <= start <= end <= len(value)
+    ):
+        raise ValueError(
+            f"a {kind} annotation needs text, {kind}.file_id and start_index <= end_index "
+            f"within the text, not {annotation!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -36,12 +67,23 @@ class ToolCall:
     arguments: str = "{}"
     id: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not isinstance(self.arguments, str):
+            raise TypeError("a tool call's name and arguments are strings")
+        if self.id is not None and not isinstance(self.id, str):
+            raise TypeError(f"a tool call id is a str, not {type(self.id).__name__}")
+
 
 @dataclass(frozen=True)
 class ToolCalls:
     """One or several (parallel) function calls: the run goes to `requires_action`."""
 
     calls: tuple[ToolCall, ...]
+
+    def __post_init__(self) -> None:
+        for call in self.calls:
+            if not isinstance(call, ToolCall):
+                raise TypeError(f"tool_calls() takes reply.call(...) items, not {call!r}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +93,12 @@ class Failure:
     code: ErrorCode = "server_error"
     message: str = "Sorry, something went wrong."
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.message, str):
+            raise TypeError("a failure's message is a str")
+        if self.code not in ERROR_CODES:
+            raise ValueError(f"a run's last_error code is one of {ERROR_CODES}, not {self.code!r}")
+
 
 @dataclass(frozen=True)
 class Incomplete:
@@ -58,6 +106,12 @@ class Incomplete:
 
     reason: IncompleteReason = "max_completion_tokens"
     text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in INCOMPLETE_REASONS:
+            raise ValueError(
+                f"incomplete_details.reason is one of {INCOMPLETE_REASONS}, not {self.reason!r}"
+            )
 
 
 Reply = Text | ToolCalls | Failure | Incomplete
@@ -77,8 +131,54 @@ def text(
     annotations: Sequence[Mapping[str, Any]] = (),
     chunks: Sequence[str] | None = None,
 ) -> Text:
-    """Reply with an assistant message. `chunks` (joining to `value`) sets the stream deltas."""
-    return Text(value, tuple(annotations), tuple(chunks) if chunks is not None else None)
+    """Reply with an assistant message. `chunks` (joining to `value`) sets the stream deltas.
+
+    Annotations built by `file_citation` / `file_path` without indices are placed at the first
+    occurrence of their `text` in `value`.
+    """
+    placed = tuple(_place(annotation, value) for annotation in annotations)
+    return Text(value, placed, tuple(chunks) if chunks is not None else None)
+
+
+def _place(annotation: Mapping[str, Any], value: str) -> Mapping[str, Any]:
+    if not isinstance(annotation, Mapping) or annotation.get("start_index") is not None:
+        return annotation
+    marker = annotation.get("text")
+    start = value.find(marker) if isinstance(marker, str) and marker else -1
+    if start < 0 or not isinstance(marker, str):
+        raise ValueError(f"the annotation text {marker!r} does not occur in the reply {value!r}")
+    return {**annotation, "start_index": start, "end_index": start + len(marker)}
+
+
+def file_citation(
+    text: str, file_id: str, *, start_index: int | None = None, end_index: int | None = None
+) -> dict[str, Any]:
+    """A `file_citation` annotation for `reply.text(..., annotations=[...])`.
+
+    Without indices it marks the first occurrence of `text` in the reply.
+    """
+    return _annotation("file_citation", text, file_id, start_index, end_index)
+
+
+def file_path(
+    text: str, file_id: str, *, start_index: int | None = None, end_index: int | None = None
+) -> dict[str, Any]:
+    """A `file_path` annotation (a file the assistant generated), placed like `file_citation`."""
+    return _annotation("file_path", text, file_id, start_index, end_index)
+
+
+def _annotation(
+    kind: str, text: str, file_id: str, start_index: int | None, end_index: int | None
+) -> dict[str, Any]:
+    if start_index is not None and end_index is None:
+        end_index = start_index + len(text)
+    return {
+        "type": kind,
+        "text": text,
+        kind: {"file_id": file_id},
+        "start_index": start_index,
+        "end_index": end_index,
+    }
 
 
 def call(
@@ -128,6 +228,13 @@ def from_data(data: Mapping[str, Any] | str) -> Reply:
     if not isinstance(data, Mapping) or len(data) != 1:
         raise ValueError(f"a scripted reply is a string or an object with one key, not {data!r}")
     ((kind, value),) = data.items()
+    try:
+        return _from_item(kind, value)
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"malformed {kind!r} reply {data!r}: {error!r}") from None
+
+
+def _from_item(kind: str, value: Any) -> Reply:
     if kind == "text":
         if isinstance(value, str):
             return text(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,9 +94,12 @@ def default_responder(context: RunContext) -> Reply:
 
 
 class Script:
-    """Replies given in order, one per model turn, across all runs that use this script."""
+    """Replies given in order, one per model turn, across all runs that use this script.
 
-    def __init__(self, *replies: Reply | str) -> None:
+    An item may also be a responder (a callable taking the `RunContext`), asked in its turn.
+    """
+
+    def __init__(self, *replies: Reply | str | Responder) -> None:
         self._replies = list(replies)
         self._next = 0
         self._lock = threading.Lock()
@@ -129,7 +132,7 @@ class Script:
                 )
             item = self._replies[self._next]
             self._next += 1
-        return item
+        return item(context) if callable(item) else item
 
 
 @dataclass
@@ -150,13 +153,19 @@ class Rules:
     def add(
         self,
         pattern: str | re.Pattern[str] | None = None,
-        then: Reply | str | Responder | None = None,
+        then: Reply | str | Responder | Sequence[Reply | str] | None = None,
         *,
         assistant: str | None = None,
         when: Callable[[RunContext], bool] | None = None,
     ) -> Rules:
         """Answer `then` when the newest user message matches `pattern` (re.search), the
-        assistant has this id or name, and `when(context)` holds; omitted conditions match."""
+        assistant has this id or name, and `when(context)` holds; omitted conditions match.
+
+        `then` is a reply, a responder, or a list of replies given one per matching turn of
+        each run (`[reply.tool_call(...), reply.text(...)]`: the call, then the answer after the
+        tool outputs). A single reply answers every matching turn, including the one after tool
+        outputs, since the newest user message still matches.
+        """
         if then is None:
             raise ValueError("a rule needs a reply: add(pattern, then=...)")
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
@@ -171,7 +180,14 @@ class Rules:
                 return False
             return when is None or when(context)
 
-        respond: Responder = then if callable(then) else (lambda _context: then)
+        respond: Responder
+        if isinstance(then, str | reply.Text | reply.ToolCalls | reply.Failure | reply.Incomplete):
+            answer: Reply | str = then
+            respond = lambda _context: answer  # noqa: E731
+        elif callable(then):
+            respond = then
+        else:
+            respond = _per_run(tuple(then), f"the rule for {pattern!r}")
         self.rules.append(Rule(matches, respond))
         return self
 
@@ -180,6 +196,27 @@ class Rules:
             if rule.matches(context):
                 return rule.respond(context)
         return self.fallback(context)
+
+
+def _per_run(replies: tuple[Reply | str, ...], owner: str) -> Responder:
+    """A responder giving `replies` in order within each run (one list per run)."""
+    if not replies:
+        raise ValueError(f"{owner} needs at least one reply")
+    given: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def respond(context: RunContext) -> Reply | str:
+        with lock:
+            n = given.get(context.run["id"], 0)
+            given[context.run["id"]] = n + 1
+        if n >= len(replies):
+            raise ScriptExhausted(
+                f"{owner} ran out of replies: it has {len(replies)} per run, and run "
+                f"{context.run['id']} asked for one more."
+            )
+        return replies[n]
+
+    return respond
 
 
 def as_reply(answer: object) -> Reply:

@@ -8,9 +8,10 @@ Framework-free on purpose: adapters (respx, httpx2, ASGI) turn their request int
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,10 +21,14 @@ from . import schemas
 from .backend import Backend, ListQuery
 from .errors import APIError, AuthenticationError, InvalidRequestError, MethodNotAllowedError
 from .errors import NotFoundError as RouteNotFound
+from .render import pretty_json
 from .runs import Events
 from .store import Obj, Page
 
+log = logging.getLogger("emulator")
+SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
 MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_JSON_DEPTH = 100  # deeper bodies are refused before anything recurses over them
 INCLUDE_FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 ID_PREFIXES = {
     "assistant_id": "asst",
@@ -53,12 +58,16 @@ class Response:
     status: int
     headers: dict[str, str]
     body: bytes = b""
-    events: list[bytes] | None = None
+    events: Iterable[bytes] | None = None
 
     @property
     def content(self) -> bytes:
-        """The whole body, for adapters that do not stream."""
-        return b"".join(self.events) if self.events is not None else self.body
+        """The whole body, for adapters that do not stream (reads a stream to its end)."""
+        if self.events is None:
+            return self.body
+        if not isinstance(self.events, list):
+            self.events = list(self.events)
+        return b"".join(self.events)
 
     def json(self) -> Any:
         return json.loads(self.content)
@@ -86,7 +95,14 @@ class Call:
         return None
 
 
-Handler = Callable[[Call], "Obj | Page | Events"]
+@dataclass(frozen=True)
+class Stream:
+    """A `stream: true` answer: (event, compact JSON) frames, made as the client reads them."""
+
+    frames: Iterator[tuple[str, str]]
+
+
+Handler = Callable[[Call], "Obj | Page | Stream"]
 
 
 def _decode_json(raw: bytes) -> Any:
@@ -98,7 +114,9 @@ def _decode_json(raw: bytes) -> Any:
             code="request_too_large",
         )
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+    except RecursionError:
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequestError(
             "We could not parse the JSON body of your request. (HINT: This likely means you "
@@ -106,6 +124,29 @@ def _decode_json(raw: bytes) -> Any:
             "but what was sent was not valid JSON. If you have trouble figuring out how to fix "
             "this, please contact us through our help center at help.openai.com.)"
         ) from None
+    if not _shallow(data):
+        raise _too_deep()
+    return data
+
+
+def _too_deep() -> InvalidRequestError:
+    return InvalidRequestError(
+        f"Invalid body: JSON nested more than {MAX_JSON_DEPTH} levels deep.", code="invalid_value"
+    )
+
+
+def _shallow(value: Any) -> bool:
+    """Whether decoded JSON nests at most `MAX_JSON_DEPTH` levels (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list) and item:
+            if depth > MAX_JSON_DEPTH:
+                return False
+            stack.extend((child, depth + 1) for child in item)
+    return True
 
 
 def parse_list_query(query: list[tuple[str, str]], *, extra: tuple[str, ...] = ()) -> ListQuery:
@@ -120,7 +161,8 @@ def parse_list_query(query: list[tuple[str, str]], *, extra: tuple[str, ...] = (
                 param="limit",
                 code="invalid_type",
             )
-        limit = int(raw)
+        # Past 4,300 digits `int()` raises; any such number is out of range anyway.
+        limit = int(raw) if len(raw) < 20 else (-(10**20) if raw.startswith("-") else 10**20)
         if limit < 1 or limit > 100:
             above = limit > 100
             raise InvalidRequestError(
@@ -156,6 +198,13 @@ def _check_include(query: list[tuple[str, str]]) -> None:
 
 def _events(call: Call, body: BaseModel) -> Events:
     return Events(active=bool(getattr(body, "stream", None)))
+
+
+def _run_answer(call: Call, events: Events, run: Obj) -> Obj | Stream:
+    """The run as JSON or, for `stream: true`, the stream that follows it until it rests."""
+    if not events.active:
+        return run
+    return Stream(call.backend.runs.stream(run["thread_id"], run["id"], events))
 
 
 # --- handlers --------------------------------------------------------------------------------
@@ -225,19 +274,19 @@ def delete_message(call: Call) -> Obj:
     return call.backend.delete_message(p["thread_id"], p["message_id"], call.owner)
 
 
-def create_run(call: Call) -> Obj | Events:
+def create_run(call: Call) -> Obj | Stream:
     _check_include(call.request.query)
     body = call.body(schemas.CreateRun)
     events = _events(call, body)
     run = call.backend.create_run(call.params["thread_id"], body, events, call.owner)
-    return events if events.active else run
+    return _run_answer(call, events, run)
 
 
-def create_thread_and_run(call: Call) -> Obj | Events:
+def create_thread_and_run(call: Call) -> Obj | Stream:
     body = call.body(schemas.CreateThreadAndRun)
     events = _events(call, body)
     run = call.backend.create_thread_and_run(body, events, call.owner)
-    return events if events.active else run
+    return _run_answer(call, events, run)
 
 
 def list_runs(call: Call) -> Page:
@@ -259,12 +308,12 @@ def cancel_run(call: Call) -> Obj:
     return call.backend.cancel_run(p["thread_id"], p["run_id"], Events(), call.owner)
 
 
-def submit_tool_outputs(call: Call) -> Obj | Events:
+def submit_tool_outputs(call: Call) -> Obj | Stream:
     p = call.params
     body = call.body(schemas.SubmitToolOutputs)
     events = _events(call, body)
     run = call.backend.submit_tool_outputs(p["thread_id"], p["run_id"], body, events, call.owner)
-    return events if events.active else run
+    return _run_answer(call, events, run)
 
 
 def list_steps(call: Call) -> Page:
@@ -337,11 +386,12 @@ def _check_ids(params: dict[str, str]) -> None:
 
 
 def authenticate(headers: Mapping[str, str], required_key: str | None) -> str:
-    """The request's bearer key; 401 when missing or, if a key is required, different."""
+    """The request's bearer key (or Azure's `api-key` header); 401 when missing or different."""
     authorization = headers.get("authorization", "")
     scheme, _, key = authorization.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
+    key = key.strip() if scheme.lower() == "bearer" else ""
+    key = key or headers.get("api-key", "").strip()
+    if not key:
         raise AuthenticationError(
             "You didn't provide an API key. You need to provide your API key in an "
             "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or "
@@ -376,13 +426,14 @@ def dispatch(backend: Backend, request: Request, options: Options, request_id: s
         handler, params = resolve(request.method.upper(), request.path)
         _check_ids(params)
         call = Call(backend, request, params, key if options.isolate_keys else None)
-        result = handler(call)
-        if isinstance(result, Events):
-            return _sse(result, request_id)
-        body = result.render() if isinstance(result, Page) else result
-        status, payload = 200, json.dumps(body, indent=2).encode()
+        with backend.store.lock:  # render before another request can change the objects
+            result = handler(call)
+            if isinstance(result, Stream):
+                return _sse(result, request_id)
+            body = result.render() if isinstance(result, Page) else result
+            status, payload = 200, pretty_json(body)
     except APIError as error:
-        status, payload = error.status, json.dumps(error.body(), indent=2).encode()
+        status, payload = error.status, pretty_json(error.body())
     headers = {
         "content-type": "application/json",
         "x-request-id": request_id,
@@ -394,12 +445,33 @@ def dispatch(backend: Backend, request: Request, options: Options, request_id: s
     return Response(status, headers, payload)
 
 
-def _sse(events: Events, request_id: str) -> Response:
-    frames = [f"event: {name}\ndata: {data}\n\n".encode() for name, data in events.frames]
-    frames.append(b"event: done\ndata: [DONE]\n\n")
+def _sse(stream: Stream, request_id: str) -> Response:
     headers = {
         "content-type": "text/event-stream; charset=utf-8",
         "x-request-id": request_id,
         "openai-version": "2020-10-01",
     }
-    return Response(200, headers, events=frames)
+    return Response(200, headers, events=_sse_frames(stream.frames))
+
+
+def _sse_frames(frames: Iterator[tuple[str, str]]) -> Iterator[bytes]:
+    """One `event:`/`data:` frame per event, then `done`; a failure mid-stream is an `error`.
+
+    The `error` data is wrapped as `{"error": {...}}`: the one shape every SDK line raises
+    `APIError` for (the spec's bare Error object is silently dropped by the stream helpers).
+    """
+    try:
+        for name, data in frames:
+            yield f"event: {name}\ndata: {data}\n\n".encode()
+    except Exception as error:
+        if not isinstance(error, APIError):
+            log.error("stream failed: %r", error, exc_info=error)
+            error = APIError(SERVER_ERROR_MESSAGE, code="server_error")
+            error.type = "server_error"
+        body = json.dumps(error.body(), separators=(",", ":"))
+        yield f"event: error\ndata: {body}\n\n".encode()
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
+    yield b"event: done\ndata: [DONE]\n\n"

@@ -9,26 +9,41 @@ Progress: in the default `"resting"` mode a run is driven to its next resting st
 shows the status the request produced (`queued` for a new run, `cancelling` for a cancel), so
 `create_and_poll` finds it finished on its first GET. In `"step"` mode each observation of the
 thread (a GET) advances an active run by one status. A hold stops a run at `queued` or
-`in_progress` until it is released.
+`in_progress` until it is released. A streamed request (either mode) drives its run itself,
+one transition per read of its stream, until the run rests (`stream`).
+
+Tokens (formula in `tokens`, rules in `truncation`): each model turn truncates the thread to
+its budget, the model's prompt budget capped by what the run's earlier turns left of
+`max_prompt_tokens`. A prompt that cannot fit ends the run `incomplete` (`max_prompt_tokens`)
+or, without that limit, `failed` (`invalid_prompt`). A reply longer than what is left of
+`max_completion_tokens` is cut to the tokens that fit, in an `incomplete` message (`max_tokens`),
+and ends the run `incomplete` (`max_completion_tokens`); tool calls that do not fit are not
+made. Each step's usage is its turn's prompt and reply; the run's usage is the sum of its
+steps (a turn that leaves no step, such as a failure, counts nothing).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import objects, reply
 from .errors import InvalidRequestError, not_found
 from .models import ModelInfo
 from .responders import ContextMessage, RunContext, ToolResult, as_reply
-from .store import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Collection, Obj
+from .store import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Obj, clone
 from .tokens import TokenCounter, fixed_prompt_tokens
-from .truncation import PromptMessage, TruncationReport, TruncationStrategy, truncate
+from .truncation import (
+    PromptIndex,
+    PromptMessage,
+    TruncationReport,
+    TruncationStrategy,
+    truncate,
+)
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -39,6 +54,7 @@ Progress = Literal["resting", "step"]
 HoldStatus = Literal["queued", "in_progress"]
 RESTING = frozenset({"requires_action"}) | TERMINAL_RUN_STATUSES
 EXPIRABLE = frozenset({"queued", "in_progress", "requires_action"})
+RESTING_EVENTS = frozenset(f"thread.run.{status}" for status in RESTING)
 IMAGE_TEXT = "[image]"
 
 
@@ -48,15 +64,21 @@ def split_words(text: str) -> list[str]:
 
 
 class Events:
-    """Where transitions report themselves; keeps compact-JSON SSE frames when `active`."""
+    """Where transitions report themselves; keeps compact-JSON SSE frames when `active`.
+
+    `rested` turns true at a run's `requires_action` or terminal event: a stream ends there.
+    """
 
     def __init__(self, active: bool = False) -> None:
         self.active = active
         self.frames: list[tuple[str, str]] = []
+        self.rested = False
 
     def __call__(self, name: str, data: Obj) -> None:
         if self.active:
             self.frames.append((name, json.dumps(data, separators=(",", ":"))))
+        if name in RESTING_EVENTS:
+            self.rested = True
 
 
 @dataclass
@@ -81,45 +103,21 @@ class ResponderError:
     error: BaseException
 
 
-class _ThreadPrompt(Sequence[PromptMessage]):
-    """The thread's messages plus this run's tool exchanges, as the truncation reads them.
+def _prefix_chunks(pieces: Sequence[str], cut: str) -> list[str]:
+    """The deltas of a text cut short: its planned pieces up to the cut."""
+    prefix: list[str] = []
+    used = 0
+    for piece in pieces:
+        if used >= len(cut):
+            break
+        prefix.append(piece[: len(cut) - used])
+        used += len(prefix[-1])
+    return prefix if "".join(prefix) == cut else [cut]
 
-    Built lazily from the newest end, so a run on a long thread touches only what it keeps.
-    """
 
-    def __init__(
-        self,
-        ids: list[str],
-        messages: Collection,
-        cache: dict[str, PromptMessage],
-        extra: list[PromptMessage],
-    ) -> None:
-        self._ids, self._messages, self._cache, self._extra = ids, messages, cache, extra
-
-    def __len__(self) -> int:
-        return len(self._ids) + len(self._extra)
-
-    @overload
-    def __getitem__(self, index: int) -> PromptMessage: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[PromptMessage]: ...
-    def __getitem__(self, index: int | slice) -> PromptMessage | Sequence[PromptMessage]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        if index >= len(self._ids):
-            return self._extra[index - len(self._ids)]
-        message_id = self._ids[index]
-        prompt = self._cache.get(message_id)
-        if prompt is None:
-            message = self._messages.get(message_id)
-            assert message is not None
-            prompt = PromptMessage(message_id, message["role"], message_text(message))
-            self._cache[message_id] = prompt
-        return prompt
+def prompt_message(message: Obj) -> PromptMessage:
+    """A thread message as truncation reads it."""
+    return PromptMessage(message["id"], message["role"], message_text(message))
 
 
 def message_text(message: Obj) -> str:
@@ -139,13 +137,17 @@ class RunEngine:
         self.store = backend.store
         self.settings = backend.settings
         self.states: dict[str, RunState] = {}
-        self.prompt_cache: dict[str, PromptMessage] = {}
+        self.prompt_indexes: dict[tuple[str, int], PromptIndex] = {}  # (thread, id(counter))
+        self.context_messages: dict[str, ContextMessage] = {}  # kept ones, by message id
         self.responder_errors: list[ResponderError] = []
+        self.streams: dict[str, Events] = {}  # run id -> sink of the stream following it
 
     def clear(self) -> None:
         self.states.clear()
-        self.prompt_cache.clear()
+        self.prompt_indexes.clear()
+        self.context_messages.clear()
         self.responder_errors.clear()
+        self.streams.clear()
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -165,7 +167,7 @@ class RunEngine:
 
     def create(self, thread_id: str, assistant: Obj, body: Obj, events: Events) -> Obj:
         """Start a run on a thread; returns the run as the request sees it (`queued`)."""
-        self.observe(thread_id)
+        self.observe(thread_id, poll=False)
         self._ensure_unlocked(thread_id, adding_messages=False)
         additional = body.get("additional_messages") or []
         instructions = body.get("instructions") or assistant.get("instructions")
@@ -188,8 +190,8 @@ class RunEngine:
         self.states[run["id"]] = RunState()
         events("thread.run.created", run)
         events("thread.run.queued", run)
-        snapshot = copy.deepcopy(run)
-        if self.settings.progress == "resting":
+        snapshot = clone(run)
+        if self.settings.progress == "resting" and not events.active:  # a stream drives itself
             self._advance(run, events, until_resting=True)
         return snapshot
 
@@ -207,22 +209,70 @@ class RunEngine:
         raise InvalidRequestError(f"Thread {thread_id} already has an active run {active}.")
 
     def ensure_can_add_message(self, thread_id: str) -> None:
-        self.observe(thread_id)
+        self.observe(thread_id, poll=False)
         self._ensure_unlocked(thread_id, adding_messages=True)
 
     # --- observation and progress --------------------------------------------------------
 
-    def observe(self, thread_id: str) -> None:
-        """Apply what time and progress imply for the thread's active run, as a GET would."""
+    def observe(self, thread_id: str, *, poll: bool = True) -> None:
+        """Apply what time and progress imply for the thread's active run, as a GET would.
+
+        Requests that change state pass `poll=False`: expiry and resting progress still apply,
+        but only reads take a `"step"`-mode step, so a stepped run moves only when looked at.
+        """
         run_id = self.store.active_run.get(thread_id)
         if run_id is None:
             return
         run = self.store.runs[thread_id].get(run_id)
         assert run is not None
-        events = Events()
+        events = self._sink(run_id, Events())
         if self._expire_if_due(run, events):
             return
-        self._advance(run, events, until_resting=self.settings.progress == "resting")
+        resting = self.settings.progress == "resting"
+        if poll or resting:
+            self._advance(run, events, until_resting=resting)
+
+    def _sink(self, run_id: str, events: Events) -> Events:
+        """Where a run's transitions go: the stream following the run, if one is open."""
+        stream = self.streams.get(run_id)
+        return stream if stream is not None and not stream.rested else events
+
+    def stream(self, thread_id: str, run_id: str, events: Events) -> Iterator[tuple[str, str]]:
+        """The SSE frames of a streamed request, produced as the client reads them.
+
+        First what the request itself produced, then one run transition per read until the
+        run rests (`requires_action` or terminal). Transitions other requests cause meanwhile
+        (a cancel, a GET) join this stream, so a client that cancels while handling an event
+        reads `thread.run.cancelling` and `thread.run.cancelled` next. A model turn is one
+        transition: its message and deltas are written at once. The stream also ends (with
+        `done`) when it cannot move on by itself: its run is held, or its thread was deleted.
+        """
+        with self.store.lock:
+            self.streams[run_id] = events
+        return self._follow(thread_id, run_id, events)
+
+    def _follow(self, thread_id: str, run_id: str, events: Events) -> Iterator[tuple[str, str]]:
+        try:
+            while True:
+                with self.store.lock:
+                    if not events.frames and self.streams.get(run_id) is events:
+                        self._stream_step(thread_id, run_id, events)
+                    frames, events.frames = events.frames, []
+                if not frames:
+                    return
+                yield from frames
+        finally:
+            with self.store.lock:
+                if self.streams.get(run_id) is events:
+                    del self.streams[run_id]
+
+    def _stream_step(self, thread_id: str, run_id: str, events: Events) -> None:
+        runs = self.store.runs.get(thread_id)
+        run = runs.get(run_id) if runs is not None else None
+        if events.rested or run is None or run["status"] in RESTING:
+            return
+        if not self._expire_if_due(run, events) and not self._held(run):
+            self._transition(run, events)
 
     def _expire_if_due(self, run: Obj, events: Events) -> bool:
         if run["status"] in EXPIRABLE and self._now() > run["expires_at"]:
@@ -263,8 +313,14 @@ class RunEngine:
             )
             return
         info = self.settings.models.get(run["model"])
-        counter = self.settings.counter_for(info)
-        report = self.truncation_for(run, state, info, counter)
+        try:
+            counter = self.settings.counter_for(info)
+            report = self.truncation_for(run, state, info, counter)
+        except Exception as error:  # a plugged-in counter is user code too
+            self.responder_errors.append(ResponderError(run["id"], error))
+            log.error("token counting failed run %s: %r", run["id"], error, exc_info=error)
+            self._fail(run, events, "server_error", f"{type(error).__name__}: {error}")
+            return
         state.reports.append(report)
         if not report.fits:
             if run["max_prompt_tokens"] is not None:
@@ -279,12 +335,10 @@ class RunEngine:
                 )
             return
         context = RunContext(
-            assistant=copy.deepcopy(assistant),
-            thread=copy.deepcopy(self.store.threads.get(thread_id) or {}),
-            run=copy.deepcopy(run),
-            messages=tuple(
-                ContextMessage(a.id, a.role, a.text, a.fate == "shortened") for a in report.visible
-            ),
+            assistant=clone(assistant),
+            thread=clone(self.store.threads.get(thread_id) or {}),
+            run=clone(run),
+            messages=self._context_messages(report),
             tool_outputs=tuple(state.tool_results),
             new_tool_outputs=tuple(
                 state.tool_results[len(state.tool_results) - state.new_results :]
@@ -298,6 +352,7 @@ class RunEngine:
             answer = as_reply(responder(context))
             if isinstance(answer, reply.ToolCalls):
                 self._check_calls(run, answer)
+            self._check_chunker(answer)
         except Exception as error:  # a user's responder must never break the emulator
             self.responder_errors.append(ResponderError(run["id"], error))
             log.error("responder failed run %s: %r", run["id"], error, exc_info=error)
@@ -309,48 +364,87 @@ class RunEngine:
         elif isinstance(answer, reply.ToolCalls):
             self._answer_tool_calls(run, state, answer, prompt_tokens, counter, events)
         elif isinstance(answer, reply.Failure):
-            self._add_usage(state, prompt_tokens, 0)
-            self._fail(run, events, answer.code, answer.message)
+            self._fail(run, events, answer.code, answer.message)  # no step, so no usage
         else:
-            self._add_usage(state, prompt_tokens, 0)
+            written = counter.count(answer.text) if answer.text else 0
             if answer.text:
+                self._add_usage(state, prompt_tokens, written)
                 self._write_message(
-                    run,
-                    answer.text,
-                    (),
-                    prompt_tokens,
-                    counter.count(answer.text),
-                    events,
-                    complete=False,
+                    run, answer.text, (), prompt_tokens, written, events, complete=False
                 )
             self._finish(run, "incomplete", events, reason=answer.reason)
 
     def truncation_for(
         self, run: Obj, state: RunState, info: ModelInfo, counter: TokenCounter
     ) -> TruncationReport:
-        """Which messages the model sees on this turn, within the run's token budget."""
-        room = min(run["max_completion_tokens"] or info.max_output_tokens, info.max_output_tokens)
-        budget = info.context_window - room
+        """Which messages the model sees on this turn, within the run's token budget.
+
+        The budget is the model's (ModelInfo.prompt_budget) and, with ``max_prompt_tokens``,
+        what the run's earlier turns left of it. The run's tool exchanges follow the thread.
+        """
+        budget = info.prompt_budget(run["max_completion_tokens"])
         if run["max_prompt_tokens"] is not None:
             budget = min(budget, run["max_prompt_tokens"] - state.prompt_tokens)
         exchanges = [
             PromptMessage(r.call_id, "tool", f"{r.name}({r.arguments}) -> {r.output}", atomic=True)
             for r in state.tool_results
         ]
-        prompt = _ThreadPrompt(
-            self.store.messages[run["thread_id"]].ids(),
-            self.store.messages[run["thread_id"]],
-            self.prompt_cache,
-            exchanges,
+        # "auto" ignores last_messages; "last_messages" with a null count (allowed) has no limit.
+        chosen = run["truncation_strategy"]
+        last = chosen.get("last_messages") if chosen["type"] == "last_messages" else None
+        strategy = (
+            TruncationStrategy() if last is None else TruncationStrategy("last_messages", last)
         )
-        strategy = run["truncation_strategy"]
         return truncate(
-            prompt,
+            self._prompt_index(run["thread_id"], counter),
             counter=counter,
             budget=budget,
             fixed_tokens=fixed_prompt_tokens(counter, run["instructions"], run["tools"]),
-            strategy=TruncationStrategy(strategy["type"], strategy.get("last_messages")),
+            strategy=strategy,
+            extra=exchanges,
         )
+
+    def _prompt_index(self, thread_id: str, counter: TokenCounter) -> PromptIndex:
+        """The thread's messages, each counted once per counter, brought up to date."""
+        key = (thread_id, id(counter))
+        index = self.prompt_indexes.get(key)
+        if index is None or index.counter is not counter:
+            index = self.prompt_indexes[key] = PromptIndex(counter)
+        messages = self.store.messages[thread_id]
+
+        def read(message_id: str) -> PromptMessage:
+            message = messages.get(message_id)
+            assert message is not None
+            return prompt_message(message)
+
+        index.sync(messages.ids(), read)
+        return index
+
+    def _context_messages(self, report: TruncationReport) -> tuple[ContextMessage, ...]:
+        """The visible messages for the responder; kept ones are built once per message."""
+        cache = self.context_messages
+        found: list[ContextMessage] = []
+        for account in report.visible:
+            message = cache.get(account.id) if account.fate == "kept" else None
+            if message is None:
+                message = ContextMessage(
+                    account.id, account.role, account.text, account.fate == "shortened"
+                )
+                if account.fate == "kept":
+                    cache[account.id] = message
+            found.append(message)
+        return tuple(found)
+
+    def forget_thread(self, thread_id: str) -> None:
+        """Drop what the engine caches about a deleted thread's messages."""
+        for key in [key for key in self.prompt_indexes if key[0] == thread_id]:
+            del self.prompt_indexes[key]
+        for message_id in self.store.messages[thread_id].ids():
+            self.context_messages.pop(message_id, None)
+
+    def forget_message(self, message_id: str) -> None:
+        """Drop what the engine caches about a deleted message (indexes notice on their own)."""
+        self.context_messages.pop(message_id, None)
 
     def _check_calls(self, run: Obj, answer: reply.ToolCalls) -> None:
         names = {t["function"]["name"] for t in run["tools"] if t["type"] == "function"}
@@ -364,6 +458,14 @@ class RunEngine:
             raise ValueError("the reply makes parallel tool calls but parallel_tool_calls is false")
         if run["tool_choice"] == "none":
             raise ValueError("the reply calls a tool but tool_choice is 'none'")
+        choice = run["tool_choice"]
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            forced = choice["function"]["name"]
+            if any(call.name != forced for call in answer.calls):
+                raise ValueError(f"the reply calls another function than tool_choice {forced!r}")
+        ids = [call.id for call in answer.calls if call.id is not None]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"the reply gives two tool calls the same id: {ids}")
 
     def _add_usage(self, state: RunState, prompt: int, completion: int) -> None:
         state.prompt_tokens += prompt
@@ -388,7 +490,10 @@ class RunEngine:
             cut = counter.truncate(answer.value, remaining)
             used = counter.count(cut)
             self._add_usage(state, prompt_tokens, used)
-            self._write_message(run, cut, (), prompt_tokens, used, events, complete=False)
+            pieces = _prefix_chunks(answer.chunks or self._split(answer.value), cut)
+            self._write_message(
+                run, cut, (), prompt_tokens, used, events, complete=False, chunks=pieces
+            )
             self._finish(run, "incomplete", events, reason="max_completion_tokens")
             return
         self._add_usage(state, prompt_tokens, tokens)
@@ -459,10 +564,30 @@ class RunEngine:
             events("thread.message.incomplete", message)
         self._complete_step(step, prompt_tokens, completion_tokens, events)
 
+    def _split(self, value: str) -> list[str]:
+        """The stream deltas of a text by the `chunker` setting; they must join back to it."""
+        pieces = list(self.settings.chunker(value))
+        if not all(isinstance(p, str) for p in pieces) or "".join(pieces) != value:
+            raise ValueError(
+                f"the chunker split {value[:40]!r} into {pieces[:5]!r}..., which do not join "
+                "back to the text"
+            )
+        return pieces
+
+    def _check_chunker(self, answer: reply.Reply) -> None:
+        """Split what a reply will stream, streamed or not, so a faulty chunker always fails."""
+        if isinstance(answer, reply.Text) and answer.chunks is None:
+            self._split(answer.value)
+        elif isinstance(answer, reply.Incomplete) and answer.text:
+            self._split(answer.text)
+        elif isinstance(answer, reply.ToolCalls):
+            for call in answer.calls:
+                self._split(call.arguments)
+
     def _text_deltas(
         self, message_id: str, value: str, annotations: Sequence[Any], chunks: Sequence[str] | None
     ) -> Iterator[Obj]:
-        pieces = list(chunks) if chunks is not None else self.settings.chunker(value)
+        pieces = list(chunks) if chunks is not None else self._split(value)
         for n, piece in enumerate(pieces or [""]):
             text: Obj = {"value": piece}
             if n == 0:
@@ -494,8 +619,7 @@ class RunEngine:
     ) -> None:
         tokens = sum(counter.count(c.name) + counter.count(c.arguments) for c in answer.calls)
         remaining = self._remaining_completion(run, state)
-        if remaining is not None and tokens > remaining:
-            self._add_usage(state, prompt_tokens, remaining)
+        if remaining is not None and tokens > remaining:  # no complete call: no step, no usage
             self._finish(run, "incomplete", events, reason="max_completion_tokens")
             return
         self._add_usage(state, prompt_tokens, tokens)
@@ -559,7 +683,7 @@ class RunEngine:
                 "function": {"name": function["name"], "arguments": "", "output": None},
             }
         )
-        for piece in self.settings.chunker(function["arguments"]):
+        for piece in self._split(function["arguments"]):
             yield delta({"index": index, "type": "function", "function": {"arguments": piece}})
 
     # --- client actions on a run ---------------------------------------------------------
@@ -568,7 +692,7 @@ class RunEngine:
         self, thread_id: str, run_id: str, outputs: list[Obj], events: Events
     ) -> Obj:
         """Fill the pending tool calls and send the run back to `queued`."""
-        self.observe(thread_id)
+        self.observe(thread_id, poll=False)
         run = self.get_run(thread_id, run_id)
         if run["status"] != "requires_action":
             raise InvalidRequestError(
@@ -595,22 +719,23 @@ class RunEngine:
         run["status"] = "queued"
         run["required_action"] = None
         events("thread.run.queued", run)
-        snapshot = copy.deepcopy(run)
-        if self.settings.progress == "resting":
+        snapshot = clone(run)
+        if self.settings.progress == "resting" and not events.active:  # a stream drives itself
             self._advance(run, events, until_resting=True)
         return snapshot
 
     def cancel(self, thread_id: str, run_id: str, events: Events) -> Obj:
         """Ask a run to stop: it shows `cancelling`, then becomes `cancelled`."""
-        self.observe(thread_id)
+        self.observe(thread_id, poll=False)
         run = self.get_run(thread_id, run_id)
         if run["status"] not in ACTIVE_RUN_STATUSES:
             raise InvalidRequestError(f"Cannot cancel run with status '{run['status']}'.")
+        events = self._sink(run_id, events)
         if run["status"] != "cancelling":
             run["status"] = "cancelling"
             run["required_action"] = None
             events("thread.run.cancelling", run)
-        snapshot = copy.deepcopy(run)
+        snapshot = clone(run)
         if self.settings.progress == "resting":
             self._advance(run, events, until_resting=True)
         return snapshot
@@ -637,6 +762,9 @@ class RunEngine:
         )
         for step in self.store.steps[run["id"]]:
             if step["status"] == "in_progress" and step_status is not None:
+                if step["id"] == state.pending_step_id:  # its turn's tokens were spent
+                    step["usage"] = objects.usage(*state.pending_usage)
+                    state.pending_step_id = None
                 step["status"] = step_status
                 if step_status == "cancelled":
                     step["cancelled_at"] = now

@@ -101,8 +101,16 @@ class CodeInterpreterTool(_Body):
     type: Literal["code_interpreter"]
 
 
+def _type_tag(value: Any, default: str) -> str:
+    """A union branch by `type`: of the JSON object when validating, of the model when dumping."""
+    if isinstance(value, dict | BaseModel):
+        kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+        return f"~{kind}"
+    return default
+
+
 def _tool_tag(value: Any) -> str:
-    return f"~{value.get('type')}" if isinstance(value, dict) else "~function"
+    return _type_tag(value, "~function")
 
 
 Tool = Annotated[
@@ -119,12 +127,34 @@ class CodeInterpreterResources(_Body):
 
 class FileSearchResources(_Body):
     vector_store_ids: Annotated[list[str], Field(max_length=1)] = []
-    vector_stores: Annotated[list[dict[str, Any]], Field(max_length=1)] | None = None
+
+
+class ChunkingStrategy(_Body):
+    type: Literal["auto", "static"]
+    static: dict[str, Any] | None = None
+
+
+class NewVectorStore(_Body):
+    file_ids: Annotated[list[str], Field(max_length=10_000)] = []
+    chunking_strategy: ChunkingStrategy | None = None
+    metadata: Metadata = None
+
+
+class NewFileSearchResources(FileSearchResources):
+    """On create only: `vector_stores` asks the service to make (at most) one vector store."""
+
+    vector_stores: Annotated[list[NewVectorStore], Field(max_length=1)] | None = None
 
 
 class ToolResources(_Body):
     code_interpreter: CodeInterpreterResources | None = None
     file_search: FileSearchResources | None = None
+
+
+class NewToolResources(ToolResources):
+    """`tool_resources` of assistant and thread creation (with the `vector_stores` helper)."""
+
+    file_search: NewFileSearchResources | None = None
 
 
 # --- run options ---------------------------------------------------------------------------
@@ -137,11 +167,29 @@ class JsonSchemaFormat(_Body):
     strict: bool | None = None
 
 
-class ResponseFormatObject(_Body):
-    type: Literal["text", "json_object", "json_schema"]
-    json_schema: JsonSchemaFormat | None = None
+class TextFormat(_Body):
+    type: Literal["text"]
 
 
+class JsonObjectFormat(_Body):
+    type: Literal["json_object"]
+
+
+class JsonSchemaResponseFormat(_Body):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaFormat
+
+
+def _format_tag(value: Any) -> str:
+    return _type_tag(value, "~text")
+
+
+ResponseFormatObject = Annotated[
+    Annotated[TextFormat, Tag("~text")]
+    | Annotated[JsonObjectFormat, Tag("~json_object")]
+    | Annotated[JsonSchemaResponseFormat, Tag("~json_schema")],
+    Discriminator(_format_tag),
+]
 ResponseFormat = Annotated[
     Annotated[Literal["auto"], Tag("~str")] | Annotated[ResponseFormatObject, Tag("~object")],
     Discriminator(_str_or_object),
@@ -213,7 +261,7 @@ class ImageFilePart(_Body):
 
 
 def _part_tag(value: Any) -> str:
-    return f"~{value.get('type')}" if isinstance(value, dict) else "~text"
+    return _type_tag(value, "~text")
 
 
 ContentPart = Annotated[
@@ -248,7 +296,7 @@ class CreateMessage(_Body):
 
 class CreateThread(_Body):
     messages: list[CreateMessage] = []
-    tool_resources: ToolResources | None = None
+    tool_resources: NewToolResources | None = None
     metadata: Metadata = None
 
 
@@ -271,7 +319,7 @@ class _AssistantFields(_Body):
     description: Annotated[str, Field(max_length=512)] | None = None
     instructions: Annotated[str, Field(max_length=256_000)] | None = None
     reasoning_effort: ReasoningEffort | None = None
-    tools: Annotated[list[Tool], Field(max_length=128)] | None = None
+    tools: Annotated[list[Tool], Field(max_length=128)] = []  # an array, never null
     tool_resources: ToolResources | None = None
     metadata: Metadata = None
     temperature: Temperature | None = None
@@ -281,10 +329,11 @@ class _AssistantFields(_Body):
 
 class CreateAssistant(_AssistantFields):
     model: str
+    tool_resources: NewToolResources | None = None
 
 
 class ModifyAssistant(_AssistantFields):
-    model: str | None = None
+    model: str = ""  # optional, but never null; unset fields are never dumped
 
 
 # --- runs ----------------------------------------------------------------------------------

@@ -12,6 +12,13 @@ well-known estimate:
                   + REPLY_PRIMING
 
 where the compact JSON is ``json.dumps(tool, separators=(",", ":"), sort_keys=True)``.
+
+In a run: the instructions are the run's (``instructions`` override, else the assistant's, then
+``additional_instructions`` after a blank line), the tools are the run's as it echoes them, and
+the messages are the visible ones after truncation. A message's text is its text parts joined
+by newlines, an image counting as "[image]"; each of the run's function calls with its output
+is one "tool" message with text ``name(arguments) -> output``. A reply costs
+``count(text)`` completion tokens, a tool call ``count(name) + count(arguments)``.
 """
 
 from __future__ import annotations

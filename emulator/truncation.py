@@ -12,15 +12,19 @@ Rules, deterministic and newest first:
   not atomic and at least MIN_SHORTENED content tokens of room remain, else dropped; the walk
   stops there and every older message, except the pinned one, is dropped.
 
-Only the messages the walk reaches are counted, and each is read once by index, so a
-10,000-message thread costs its visible tail plus one id read per dropped message.
+A plain sequence is read lazily: only the messages the walk reaches are counted, and each is
+read once by index. A PromptIndex (what runs use, one per thread) counts each message once,
+ever, and keeps running sums, so the walk is a bisect and the kept accounts are list slices: a
+run on a 10,000-message thread costs what changed since the previous run, not the thread.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from emulator.tokens import TokenCounter, message_tokens
 
@@ -28,6 +32,7 @@ __all__ = [
     "MIN_SHORTENED",
     "Fate",
     "MessageAccount",
+    "PromptIndex",
     "PromptMessage",
     "TruncationReport",
     "TruncationStrategy",
@@ -39,7 +44,7 @@ MIN_SHORTENED = 16
 
 Fate = Literal["kept", "shortened", "dropped"]
 
-_Reader = Callable[[int], "PromptMessage"]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,13 @@ class TruncationReport:
         """Every message in thread order, the dropped ones with fate "dropped"."""
         return tuple(sorted(self.visible + self.dropped, key=lambda account: account.position))
 
+    def account(self, message_id: str) -> MessageAccount:
+        """What happened to one message (or tool call, by its id); KeyError if it was not there."""
+        for account in (*self.visible, *(self.dropped if message_id in self.dropped_ids else ())):
+            if account.id == message_id:
+                return account
+        raise KeyError(f"{message_id!r} was not in this prompt")
+
 
 @dataclass(frozen=True)
 class TruncationStrategy:
@@ -129,88 +141,326 @@ class TruncationStrategy:
 
 
 def truncate(
-    messages: Sequence[PromptMessage],
+    messages: Sequence[PromptMessage] | PromptIndex,
     *,
     counter: TokenCounter,
     budget: int,
     fixed_tokens: int,
     strategy: TruncationStrategy = TruncationStrategy(),
+    extra: Sequence[PromptMessage] = (),
 ) -> TruncationReport:
     """Choose which of ``messages`` (oldest first) the model sees within ``budget`` tokens.
 
+    ``extra`` follows ``messages`` (a run's tool exchanges, counted afresh each time);
     ``fixed_tokens`` is what the prompt costs before any message (see
     emulator.tokens.fixed_prompt_tokens). The module docstring has the rules.
     """
-    read: dict[int, PromptMessage] = {}
+    source = _source(messages, counter, extra)
+    total = len(source)
+    start = _window_start(source, total, strategy)
+    pinned = source.newest_user(start, total)
 
-    def at(index: int) -> PromptMessage:
-        message = read.get(index)
-        if message is None:
-            message = read[index] = messages[index]
-        return message
-
-    total = len(messages)
-    start = _window_start(at, total, strategy)
-    pinned = next((i for i in range(total - 1, start - 1, -1) if at(i).role == "user"), None)
-
-    visible: dict[int, MessageAccount] = {}
     used = fixed_tokens
-    if pinned is not None:
-        visible[pinned] = _pinned_account(at(pinned), pinned, counter, budget - used)
-        used += visible[pinned].tokens
+    singles: list[MessageAccount] = []  # the pinned message and the shortened one
+    if pinned is None:
+        segments = [(start, total)]
+    else:
+        singles.append(_pinned_account(source, pinned, counter, budget - used))
+        used += singles[0].tokens
+        segments = [(pinned + 1, total), (start, pinned)]  # newest first, around the pinned one
 
-    stopped_tokens = 0  # of the message the walk dropped where it stopped (the newest dropped)
-    for i in range(total - 1, start - 1, -1):
-        if i == pinned:
-            continue
-        message = at(i)
-        whole = message_tokens(counter, message.role, message.text)
-        if used + whole <= budget:
-            visible[i] = _account(message, i, "kept", whole, whole, message.text)
-            used += whole
-            continue
+    ranges: list[tuple[int, int]] = []  # kept whole
+    stopper: int | None = None  # the newest message that did not fit whole
+    for lo, hi in segments:
+        first, tokens = source.fit(lo, hi, budget - used)
+        used += tokens
+        if first < hi:
+            ranges.append((first, hi))
+        if first > lo:
+            stopper = first - 1
+            break
+
+    stopped_tokens = 0  # of the stopper when it is dropped
+    if stopper is not None:
+        message, whole = source.message(stopper), source.cost(stopper)
         room = budget - used - message_tokens(counter, message.role, "")
         if not message.atomic and room >= MIN_SHORTENED:
-            visible[i] = _shortened_account(message, i, counter, whole, room)
-            used += visible[i].tokens
+            singles.append(_shortened_account(message, stopper, counter, whole, room))
+            used += singles[-1].tokens
         else:
             stopped_tokens = whole
-        break
 
-    dropped = [read[i] if i in read else messages[i] for i in range(total) if i not in visible]
+    taken = sorted([*ranges, *((a.position, a.position + 1) for a in singles)])
+    pieces = {lo: source.kept(lo, hi) for lo, hi in ranges} | {a.position: (a,) for a in singles}
+    gaps = _gaps(taken, total)
     return TruncationReport(
-        visible=tuple(visible[i] for i in sorted(visible)),
-        dropped_ids=tuple(message.id for message in dropped),
+        visible=tuple(itertools.chain.from_iterable(pieces[lo] for lo, _ in taken)),
+        dropped_ids=tuple(itertools.chain.from_iterable(source.ids(lo, hi) for lo, hi in gaps)),
         fixed_tokens=fixed_tokens,
         prompt_tokens=used,
         budget=budget,
         fits=used <= budget,
-        dropped_roles=tuple(message.role for message in dropped),
+        dropped_roles=tuple(itertools.chain.from_iterable(source.roles(lo, hi) for lo, hi in gaps)),
         stopped_tokens=stopped_tokens,
     )
 
 
-def _window_start(at: _Reader, total: int, strategy: TruncationStrategy) -> int:
+def _gaps(taken: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
+    """The ranges of [0, total) that the sorted, disjoint ``taken`` ranges leave out."""
+    gaps, at = [], 0
+    for lo, hi in taken:
+        if lo > at:
+            gaps.append((at, lo))
+        at = hi
+    if at < total:
+        gaps.append((at, total))
+    return gaps
+
+
+def _window_start(source: _Source, total: int, strategy: TruncationStrategy) -> int:
     """Index of the oldest candidate: the N-th newest non-tool message for last_messages."""
     if strategy.type == "auto" or strategy.last_messages is None:
         return 0
     remaining = strategy.last_messages
     for i in range(total - 1, -1, -1):
-        if at(i).role != "tool":
+        if source.role(i) != "tool":
             remaining -= 1
             if remaining == 0:
                 return i
     return 0
 
 
+class _Source(Protocol):
+    """What truncate() reads, by position: messages, their whole cost and kept accounts.
+
+    Ranges are ``[lo, hi)``; ``fit(lo, hi, room)`` is the walk: the oldest ``first`` such that
+    the messages ``[first, hi)`` cost at most ``room``, and what they cost.
+    """
+
+    def __len__(self) -> int: ...
+    def message(self, i: int) -> PromptMessage: ...
+    def role(self, i: int) -> str: ...
+    def cost(self, i: int) -> int: ...
+    def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]: ...
+    def ids(self, lo: int, hi: int) -> Sequence[str]: ...
+    def roles(self, lo: int, hi: int) -> Sequence[str]: ...
+    def newest_user(self, lo: int, hi: int) -> int | None: ...
+    def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]: ...
+
+
+def _source(
+    messages: Sequence[PromptMessage] | PromptIndex,
+    counter: TokenCounter,
+    extra: Sequence[PromptMessage],
+) -> _Source:
+    head: _Source
+    if isinstance(messages, PromptIndex):
+        if messages.counter is not counter:
+            raise ValueError("the PromptIndex counts with another counter than truncate()'s")
+        head = messages
+    else:
+        head = _Lazy(messages, counter)
+    return _Chain(head, _Lazy(extra, counter, offset=len(head))) if extra else head
+
+
+class PromptIndex:
+    """A thread's messages as prompt items with their costs, kept in step with the thread.
+
+    Each message is counted once, when appended; running sums of the costs make the walk a
+    bisect, and kept accounts are built once and sliced, so truncating a long thread again
+    costs what was appended since, plus O(log n).
+    """
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+        self._messages: list[PromptMessage] = []
+        self._ids: list[str] = []
+        self._roles: list[str] = []
+        self._kept: list[MessageAccount] = []
+        self._sums: list[int] = [0]  # _sums[i]: what messages [0, i) cost
+        self._users: list[int] = []  # positions of the "user" messages, ascending
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def append(self, message: PromptMessage) -> None:
+        """Add the newest message, counting it."""
+        position = len(self._messages)
+        cost = message_tokens(self.counter, message.role, message.text)
+        self._messages.append(message)
+        self._ids.append(message.id)
+        self._roles.append(message.role)
+        self._kept.append(_account(message, position, "kept", cost, cost, message.text))
+        self._sums.append(self._sums[-1] + cost)
+        if message.role == "user":
+            self._users.append(position)
+
+    def cut(self, size: int) -> None:
+        """Forget every message from position ``size`` on."""
+        for column in (self._messages, self._ids, self._roles, self._kept):
+            del column[size:]
+        del self._sums[size + 1 :]
+        del self._users[bisect.bisect_left(self._users, size) :]
+
+    def sync(self, ids: Sequence[str], read: Callable[[str], PromptMessage]) -> None:
+        """Match the thread whose message ids are ``ids`` (oldest first): read what is new.
+
+        Ids are unique and keep their order, so the beginning is unchanged when the last known id
+        is still where it was; after a delete the index forgets from the first difference on.
+        """
+        size = len(self._ids)
+        if size > len(ids) or (size and ids[size - 1] != self._ids[-1]):
+            size = next(
+                (i for i, (old, new) in enumerate(zip(self._ids, ids, strict=False)) if old != new),
+                min(size, len(ids)),
+            )
+            self.cut(size)
+        for i in range(size, len(ids)):
+            self.append(read(ids[i]))
+
+    # --- what truncate() reads (_Source) -------------------------------------------------
+
+    def message(self, i: int) -> PromptMessage:
+        return self._messages[i]
+
+    def role(self, i: int) -> str:
+        return self._roles[i]
+
+    def cost(self, i: int) -> int:
+        return self._sums[i + 1] - self._sums[i]
+
+    def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]:
+        return self._kept[lo:hi]
+
+    def ids(self, lo: int, hi: int) -> Sequence[str]:
+        return self._ids[lo:hi]
+
+    def roles(self, lo: int, hi: int) -> Sequence[str]:
+        return self._roles[lo:hi]
+
+    def newest_user(self, lo: int, hi: int) -> int | None:
+        k = bisect.bisect_left(self._users, hi) - 1
+        return self._users[k] if k >= 0 and self._users[k] >= lo else None
+
+    def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:
+        sums = self._sums
+        first = min(bisect.bisect_left(sums, sums[hi] - room, lo, hi + 1), hi)
+        return first, sums[hi] - sums[first]
+
+
+class _Lazy:
+    """A plain sequence at positions ``offset`` on, read by index at most once, counted lazily."""
+
+    def __init__(
+        self, messages: Sequence[PromptMessage], counter: TokenCounter, offset: int = 0
+    ) -> None:
+        self._messages, self._counter, self._offset = messages, counter, offset
+        self._read: dict[int, PromptMessage] = {}
+        self._costs: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def message(self, i: int) -> PromptMessage:
+        message = self._read.get(i)
+        if message is None:
+            message = self._read[i] = self._messages[i - self._offset]
+        return message
+
+    def role(self, i: int) -> str:
+        return self.message(i).role
+
+    def cost(self, i: int) -> int:
+        cost = self._costs.get(i)
+        if cost is None:
+            message = self.message(i)
+            cost = self._costs[i] = message_tokens(self._counter, message.role, message.text)
+        return cost
+
+    def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]:
+        return [
+            _account(self.message(i), i, "kept", self.cost(i), self.cost(i), self.message(i).text)
+            for i in range(lo, hi)
+        ]
+
+    def ids(self, lo: int, hi: int) -> Sequence[str]:
+        return [self.message(i).id for i in range(lo, hi)]
+
+    def roles(self, lo: int, hi: int) -> Sequence[str]:
+        return [self.message(i).role for i in range(lo, hi)]
+
+    def newest_user(self, lo: int, hi: int) -> int | None:
+        return next((i for i in range(hi - 1, lo - 1, -1) if self.role(i) == "user"), None)
+
+    def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:
+        first, used = hi, 0
+        while first > lo and used + self.cost(first - 1) <= room:
+            first -= 1
+            used += self.cost(first)
+        return first, used
+
+
+class _Chain:
+    """``head`` (positions ``[0, n)``) followed by ``tail`` (positions from n on)."""
+
+    def __init__(self, head: _Source, tail: _Source) -> None:
+        self._head, self._tail, self._n = head, tail, len(head)
+
+    def __len__(self) -> int:
+        return self._n + len(self._tail)
+
+    def _part(self, i: int) -> _Source:
+        return self._head if i < self._n else self._tail
+
+    def message(self, i: int) -> PromptMessage:
+        return self._part(i).message(i)
+
+    def role(self, i: int) -> str:
+        return self._part(i).role(i)
+
+    def cost(self, i: int) -> int:
+        return self._part(i).cost(i)
+
+    def _split(
+        self, lo: int, hi: int, read: Callable[[_Source, int, int], Sequence[_T]]
+    ) -> Sequence[_T]:
+        head = read(self._head, lo, min(hi, self._n)) if lo < self._n else ()
+        tail = read(self._tail, max(lo, self._n), hi) if hi > self._n else ()
+        return [*head, *tail] if head and tail else head or tail
+
+    def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]:
+        return self._split(lo, hi, lambda part, a, b: part.kept(a, b))
+
+    def ids(self, lo: int, hi: int) -> Sequence[str]:
+        return self._split(lo, hi, lambda part, a, b: part.ids(a, b))
+
+    def roles(self, lo: int, hi: int) -> Sequence[str]:
+        return self._split(lo, hi, lambda part, a, b: part.roles(a, b))
+
+    def newest_user(self, lo: int, hi: int) -> int | None:
+        found = self._tail.newest_user(max(lo, self._n), hi) if hi > self._n else None
+        if found is None and lo < self._n:
+            found = self._head.newest_user(lo, min(hi, self._n))
+        return found
+
+    def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:
+        if hi <= self._n:
+            return self._head.fit(lo, hi, room)
+        first, used = self._tail.fit(max(lo, self._n), hi, room)
+        if first > self._n or lo >= self._n:
+            return first, used
+        first, more = self._head.fit(lo, self._n, room - used)
+        return first, used + more
+
+
 def _pinned_account(
-    message: PromptMessage, position: int, counter: TokenCounter, room: int
+    source: _Source, position: int, counter: TokenCounter, room: int
 ) -> MessageAccount:
     """The newest user message: whole if it fits, else shortened to fit, else whole anyway."""
-    whole = message_tokens(counter, message.role, message.text)
+    message, whole = source.message(position), source.cost(position)
     content_room = room - message_tokens(counter, message.role, "")
     if whole <= room or message.atomic or content_room < 1:
-        return _account(message, position, "kept", whole, whole, message.text)
+        return source.kept(position, position + 1)[0]
     return _shortened_account(message, position, counter, whole, content_room)
 
 

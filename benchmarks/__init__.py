@@ -1,0 +1,1 @@
+"""Benchmarks of the emulator: `python -m benchmarks.run` (see its `--help`)."""

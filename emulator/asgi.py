@@ -1,0 +1,193 @@
+"""ASGI adapter: serve an `Emulator` to any ASGI server (uvicorn) or `httpx.ASGITransport`.
+
+Thin on purpose: it turns an ASGI request into `Emulator.handle_path(...)` and the `Response`
+back into ASGI messages. The API lives under `prefix` (default `/v1`), so a client's base URL is
+`http://HOST:PORT/v1`. Server-sent events go out as one body chunk per frame.
+
+Injected network faults: a dropped connection closes the socket without a response, and a
+timeout sends nothing until the client gives up. ASGI has no message that closes a connection,
+so both need the server's transport, which uvicorn's `receive` carries; under any other server
+(or an in-process `ASGITransport`) the app raises `ConnectionDropped` / `RequestTimedOut`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl
+
+import anyio
+import anyio.to_thread
+
+from .errors import NotFoundError
+from .faults import ConnectionDropped, RequestTimedOut
+from .routes import Response
+
+if TYPE_CHECKING:
+    from .core import Emulator
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("emulator.server")
+
+
+class _Transport(Protocol):
+    def close(self) -> None: ...
+
+
+class AsgiApp:
+    """The emulator's HTTP API as an ASGI 3 application (`Emulator.asgi_app()` builds one)."""
+
+    def __init__(self, emulator: Emulator, *, prefix: str = "/v1") -> None:
+        self.emulator = emulator
+        self.prefix = prefix.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+        else:
+            raise ValueError(f"the emulator serves HTTP only, not {scope['type']!r}")
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        method: str = scope["method"]
+        full_path = _path(scope)
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        target = full_path + (f"?{query_string}" if query_string else "")
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client left before sending its whole request
+        if not (full_path == self.prefix or full_path.startswith(self.prefix + "/")):
+            error = NotFoundError(f"Invalid URL ({method} {full_path}).")
+            answer = Response(404, {"content-type": "application/json"}, _json(error.body()))
+            await _send_response(answer, send)
+            _log(scope, method, target, str(answer.status), started)
+            return
+        latency = self.emulator.faults.latency
+        if latency:
+            await anyio.sleep(latency)
+        headers = _headers(scope)
+        handle = functools.partial(
+            self.emulator.handle_path,
+            method,
+            full_path[len(self.prefix) :] or "/",
+            parse_qsl(query_string, keep_blank_values=True),
+            headers,
+            body,
+            url=_url(scope, headers, target),
+        )
+        try:
+            answer = await anyio.to_thread.run_sync(handle)  # responders may take their time
+        except ConnectionDropped:
+            _log(scope, method, target, "connection dropped (injected fault)", started)
+            await _drop(receive, wait=False)
+            return
+        except RequestTimedOut:
+            _log(scope, method, target, "no response (injected timeout)", started)
+            await _drop(receive, wait=True)
+            return
+        await _send_response(answer, send)
+        _log(scope, method, target, str(answer.status), started)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to start or stop: acknowledge the server's lifespan events."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _path(scope: Scope) -> str:
+    """The request path below the mount point (`root_path`), however the server reports it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path or "/"
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _url(scope: Scope, headers: dict[str, str], target: str) -> str:
+    host = headers.get("host")
+    if host is None:
+        server = scope.get("server") or ("localhost", None)
+        host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{target}"
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when the client disconnects first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send_response(answer: Response, send: Send) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
+    if answer.events is None:
+        headers.append((b"content-length", str(len(answer.body)).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    if answer.events is None:
+        await send({"type": "http.response.body", "body": answer.body})
+        return
+    # A stream makes its frames as it is read (driving the run), so each is made off the loop.
+    frames = iter(answer.events)
+    try:
+        while (frame := await anyio.to_thread.run_sync(next, frames, None)) is not None:
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(close)
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _drop(receive: Receive, *, wait: bool) -> None:
+    """Leave without answering: close the connection now, or once the client gives up."""
+    transport: _Transport | None = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise RequestTimedOut("no response") if wait else ConnectionDropped("dropped")
+    if not wait:
+        transport.close()
+    while (await receive())["type"] != "http.disconnect":
+        pass  # nothing more is expected after the body; wait for the connection to go
+
+
+def _log(scope: Scope, method: str, target: str, outcome: str, started: float) -> None:
+    client = scope.get("client")
+    who = f"{client[0]}:{client[1]}" if client else "-"
+    elapsed = (time.perf_counter() - started) * 1000
+    log.info('%s "%s %s" %s %.0fms', who, method, target, outcome, elapsed)
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, indent=2).encode()
+
+
+__all__ = ["AsgiApp"]

@@ -1,0 +1,220 @@
+"""Snapshots: an emulator's whole state as JSON data, and back, exactly.
+
+A snapshot holds every object (in creation order), the run engine's bookkeeping (tool results,
+token usage, truncation reports), key ownership, the clock's time, the id generators' state and
+the settings that are data (progress mode, holds, registered models, HTTP options). Responders,
+token counters and chunkers are code: configure them again after loading. Recorded requests and
+pending faults belong to the test, not to the service, and are neither saved nor replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import json
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from .models import DEFAULT_MODELS, ModelInfo, ModelRegistry
+from .responders import ToolResult
+from .runs import RunState
+from .store import ACTIVE_RUN_STATUSES, Obj
+from .truncation import MessageAccount, TruncationReport
+
+if TYPE_CHECKING:
+    from .core import Emulator
+
+FORMAT = "assistants-emulator/snapshot"
+VERSION = 1
+
+Snapshot = dict[str, Any]
+Source = str | Path | Mapping[str, Any]
+
+
+class SnapshotError(ValueError):
+    """The data is not a snapshot this version can restore."""
+
+
+def read(source: Source) -> Snapshot:
+    """Snapshot data from a JSON file path or from data (copied), checked to be a snapshot."""
+    if isinstance(source, str | Path):
+        data = json.loads(Path(source).read_text(encoding="utf-8"))
+    else:
+        data = copy.deepcopy(dict(source))
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SnapshotError(f"not an emulator snapshot (expected format {FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise SnapshotError(f"unsupported snapshot version {data.get('version')!r}")
+    return data
+
+
+def take(emulator: Emulator) -> Snapshot:
+    """The emulator's state as JSON-serialisable data (see the module docstring)."""
+    backend = emulator.backend
+    store = backend.store
+    with store.lock:
+        threads = []
+        for thread in store.threads:
+            runs = [
+                {
+                    "run": run,
+                    "steps": store.steps[run["id"]].values(),
+                    "state": _state_data(backend.runs.states.get(run["id"], RunState())),
+                }
+                for run in store.runs[thread["id"]]
+            ]
+            threads.append(
+                {
+                    "thread": thread,
+                    "messages": store.messages[thread["id"]].values(),
+                    "runs": runs,
+                }
+            )
+        settings = emulator.settings
+        data: Snapshot = {
+            "format": FORMAT,
+            "version": VERSION,
+            "clock": {"now": backend.clock.now()},
+            "options": {
+                "require_key": emulator.options.required_key,
+                "isolate_keys": emulator.options.isolate_keys,
+                "poll_after_ms": emulator.options.poll_after_ms,
+            },
+            "settings": {
+                "progress": settings.progress,
+                "holds": [[run_id, status] for run_id, status in settings.holds.items()],
+                "models": [
+                    dataclasses.asdict(info)
+                    for info in settings.models
+                    if info not in DEFAULT_MODELS
+                ],
+                "default_model": dataclasses.asdict(settings.models.default),
+            },
+            "assistants": store.assistants.values(),
+            "threads": threads,
+            "owners": dict(store.owner),
+            "ids": _ids_data(backend.ids.seed, backend.ids.get_state()),
+        }
+        # A JSON round trip: a deep copy that also proves the data is JSON.
+        result: Snapshot = json.loads(json.dumps(data))
+        return result
+
+
+def restore(emulator: Emulator, data: Snapshot) -> None:
+    """Replace the emulator's state with a snapshot's; on bad data, raise and change nothing."""
+    store = emulator.backend.store
+    if not callable(getattr(emulator.backend.clock, "move_to", None)):
+        raise TypeError(f"cannot restore the time of {emulator.backend.clock!r}: no move_to()")
+    with store.lock:
+        before = take(emulator)
+        try:
+            _restore(emulator, data)
+            problems = store.check_invariants()
+            if problems:
+                raise SnapshotError("inconsistent snapshot: " + "; ".join(problems))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, struct.error) as error:
+            _restore(emulator, before)
+            if isinstance(error, SnapshotError):
+                raise
+            raise SnapshotError(f"malformed snapshot: {type(error).__name__}: {error}") from error
+
+
+def _restore(emulator: Emulator, data: Snapshot) -> None:
+    backend = emulator.backend
+    store = backend.store
+    settings = emulator.settings
+    backend.reset()
+    for assistant in data["assistants"]:
+        store.assistants.add(_object(assistant, "assistant"))
+    for entry in data["threads"]:
+        thread = _object(entry["thread"], "thread")
+        store.add_thread(thread)
+        for message in entry["messages"]:
+            store.messages[thread["id"]].add(_object(message, "thread.message"))
+        for run_entry in entry["runs"]:
+            run = _object(run_entry["run"], "thread.run")
+            store.add_run(run)
+            for step in run_entry["steps"]:
+                store.steps[run["id"]].add(_object(step, "thread.run.step"))
+            backend.runs.states[run["id"]] = _state(run_entry.get("state") or {})
+            if run["status"] in ACTIVE_RUN_STATUSES:
+                store.active_run[run["thread_id"]] = run["id"]
+    store.owner.update({str(k): str(v) for k, v in data["owners"].items()})
+    saved = data["settings"]
+    if saved["progress"] not in ("resting", "step"):
+        raise SnapshotError(f"unknown progress mode {saved['progress']!r}")
+    settings.progress = saved["progress"]
+    settings.holds.clear()
+    settings.holds.update({run_id: status for run_id, status in saved["holds"]})
+    settings.models = ModelRegistry(
+        (*DEFAULT_MODELS, *(ModelInfo(**m) for m in saved["models"])),
+        default=ModelInfo(**saved["default_model"]),
+    )
+    backend.clock.move_to(int(data["clock"]["now"]))  # type: ignore[attr-defined]
+    ids = data["ids"]
+    backend.ids.seed = ids["seed"]
+    backend.ids.set_state((_random_state(ids["objects"]), _random_state(ids["requests"])))
+
+
+def _object(value: Any, kind: str) -> Obj:
+    if not isinstance(value, dict) or value.get("object") != kind or "id" not in value:
+        raise SnapshotError(f"expected an object of type {kind!r} with an id: {str(value)[:80]}")
+    return value
+
+
+# --- run engine bookkeeping ------------------------------------------------------------------
+
+
+def _state_data(state: RunState) -> Obj:
+    data: Obj = dataclasses.asdict(state)
+    return data
+
+
+def _state(data: Obj) -> RunState:
+    fields = {f.name for f in dataclasses.fields(RunState)}
+    values = {k: v for k, v in data.items() if k in fields}
+    if "tool_results" in values:
+        values["tool_results"] = [ToolResult(**r) for r in values["tool_results"]]
+    if "pending_usage" in values:
+        values["pending_usage"] = tuple(values["pending_usage"])
+    if "reports" in values:
+        values["reports"] = [_report(r) for r in values["reports"]]
+    return RunState(**values)
+
+
+def _report(data: Obj) -> TruncationReport:
+    return TruncationReport(
+        **{
+            **data,
+            "visible": tuple(MessageAccount(**a) for a in data["visible"]),
+            "dropped_ids": tuple(data["dropped_ids"]),
+            "dropped_roles": tuple(data.get("dropped_roles", ())),
+        }
+    )
+
+
+# --- id generators ---------------------------------------------------------------------------
+
+
+def _ids_data(seed: int | str, state: tuple[object, object]) -> Obj:
+    objects, requests = state
+    return {"seed": seed, "objects": _random_data(objects), "requests": _random_data(requests)}
+
+
+def _random_data(state: object) -> Obj:
+    """A `random.Random` state (version, 625 words, gauss) with the words packed as base64."""
+    version, words, gauss = cast(tuple[int, tuple[int, ...], float | None], state)
+    packed = struct.pack(f"<{len(words)}I", *words)
+    return {"version": version, "words": base64.b64encode(packed).decode(), "gauss": gauss}
+
+
+def _random_state(data: Obj) -> tuple[Any, ...]:
+    packed = base64.b64decode(data["words"], validate=True)
+    words = struct.unpack(f"<{len(packed) // 4}I", packed)
+    return (data["version"], words, data["gauss"])
+
+
+__all__ = ["FORMAT", "VERSION", "Snapshot", "SnapshotError", "Source", "read", "restore", "take"]

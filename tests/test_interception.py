@@ -1,0 +1,285 @@
+"""Interception: which requests the emulator answers, and which it leaves alone.
+
+`with Emulator():` answers every httpx and httpx2 request under its base URLs, sync and async,
+from the official SDK (2.x sends through httpx, 3.x through httpx2) or from plain code, with no
+custom client. Everything else reaches the original transport untouched; to prove that without
+a network, `upstream` replaces the transports' network layer with a recorder *before* any
+emulator starts, so the emulator's pass-through lands there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpcore
+import httpx
+import httpx2
+import openai
+import pytest
+
+from emulator import Emulator
+
+AUTH = {"Authorization": "Bearer sk-test", "OpenAI-Beta": "assistants=v2"}
+API = "https://api.openai.com/v1"
+Send = Callable[[str, str], Awaitable[tuple[int, str]]]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Upstream:
+    """What reached the (stubbed) network: one entry per request, in order."""
+
+    urls: list[str] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+
+@pytest.fixture
+def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[Upstream]:
+    """The network, stubbed: every request that reaches it is recorded and answered `upstream`."""
+    seen = Upstream()
+
+    # Named like the methods they replace: respx only wraps methods with those names.
+    def handle_request(self: object, request: Any) -> Any:
+        library = httpx2 if isinstance(request, httpx2.Request) else httpcore
+        if library is httpx2:
+            seen.urls.append(str(request.url))
+            seen.bodies.append(request.content)
+            seen.headers.append(dict(request.headers))
+        else:  # httpcore: raw URL parts, raw header pairs, the body as a byte stream
+            url = request.url
+            seen.urls.append(f"{url.scheme.decode()}://{url.host.decode()}{url.target.decode()}")
+            seen.bodies.append(b"".join(request.stream))
+            seen.headers.append({k.decode().lower(): v.decode() for k, v in request.headers})
+        return library.Response(200, content=b"upstream")
+
+    async def handle_async_request(self: object, request: Any) -> Any:
+        return handle_request(self, request)
+
+    # httpx's network layer is httpcore (where respx hooks in); httpx2's is its transport.
+    monkeypatch.setattr(httpcore.ConnectionPool, "handle_request", handle_request)
+    monkeypatch.setattr(httpcore.AsyncConnectionPool, "handle_async_request", handle_async_request)
+    monkeypatch.setattr(httpx2.HTTPTransport, "handle_request", handle_request)
+    monkeypatch.setattr(httpx2.AsyncHTTPTransport, "handle_async_request", handle_async_request)
+    yield seen
+
+
+def _sync(library: Any) -> Send:
+    async def send(method: str, url: str) -> tuple[int, str]:
+        with library.Client() as http:
+            response = http.request(method, url, headers=AUTH, json={"model": "gpt-4o"})
+            return response.status_code, response.text
+
+    return send
+
+
+def _async(library: Any) -> Send:
+    async def send(method: str, url: str) -> tuple[int, str]:
+        async with library.AsyncClient() as http:
+            response = await http.request(method, url, headers=AUTH, json={"model": "gpt-4o"})
+            return response.status_code, response.text
+
+    return send
+
+
+PLAIN_CLIENTS = {
+    "httpx.Client": _sync(httpx),
+    "httpx.AsyncClient": _async(httpx),
+    "httpx2.Client": _sync(httpx2),
+    "httpx2.AsyncClient": _async(httpx2),
+}
+plain_clients = pytest.mark.parametrize("send", PLAIN_CLIENTS.values(), ids=PLAIN_CLIENTS.keys())
+
+
+# --- what is intercepted ---------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@plain_clients
+async def test_plain_clients_are_answered(send: Send, upstream: Upstream) -> None:
+    with Emulator() as emu:
+        status, _ = await send("POST", f"{API}/assistants")
+        assert status == 200
+        [assistant] = emu.assistants.values()
+        status, text = await send("GET", f"{API}/assistants/{assistant['id']}")
+
+    assert status == 200
+    assert assistant["id"] in text
+    assert [r.path for r in emu.requests] == ["/assistants", f"/assistants/{assistant['id']}"]
+    assert upstream.urls == []
+
+
+def test_default_sdk_client_is_answered(emu: Emulator, client: openai.OpenAI) -> None:
+    assistant = client.beta.assistants.create(model="gpt-4o")
+
+    assert client.beta.assistants.retrieve(assistant.id) == assistant
+    sent = emu.requests[0]
+    assert (sent.method, sent.path, sent.json()) == ("POST", "/assistants", {"model": "gpt-4o"})
+    assert sent.headers["user-agent"] == f"OpenAI/Python {openai.__version__}"
+    # 3.x sends through httpx2, 2.x through httpx: either way the emulator answered.
+    library = httpx2 if openai.__version__.startswith("3.") else httpx
+    assert isinstance(client._client, library.Client)
+
+
+@pytest.mark.anyio
+async def test_default_async_sdk_client_is_answered(
+    emu: Emulator, async_client: openai.AsyncOpenAI
+) -> None:
+    assistant = await async_client.beta.assistants.create(model="gpt-4o")
+
+    assert (await async_client.beta.assistants.retrieve(assistant.id)).id == assistant.id
+    assert [r.method for r in emu.requests] == ["POST", "GET"]
+    assert emu.requests[0].headers["x-stainless-async"].startswith("async:")
+
+
+def test_sdk_with_an_httpx_client_is_answered(emu: Emulator) -> None:
+    """3.x still accepts a legacy httpx client; respx's side of the emulator answers it."""
+    with openai.OpenAI(api_key="sk-test", http_client=httpx.Client()) as sdk:
+        assistant = sdk.beta.assistants.create(model="gpt-4o", name="legacy")
+
+    assert emu.assistants[assistant.id]["name"] == "legacy"
+
+
+@pytest.mark.anyio
+async def test_async_sdk_with_an_httpx_client_is_answered(emu: Emulator) -> None:
+    async with openai.AsyncOpenAI(api_key="sk-test", http_client=httpx.AsyncClient()) as sdk:
+        assistant = await sdk.beta.assistants.create(model="gpt-4o")
+
+    assert list(emu.assistants) == [assistant.id]
+
+
+# --- other base URLs -------------------------------------------------------------------------
+
+
+def test_another_provider_base_url(upstream: Upstream) -> None:
+    base_url = "https://api.aimlapi.com/v1"
+    with Emulator(base_urls=[base_url]) as emu:
+        sdk = openai.OpenAI(api_key="sk-test", base_url=base_url, max_retries=0)
+        assistant = sdk.beta.assistants.create(model="gpt-4o")
+        not_owned = httpx.get(f"{API}/assistants", headers=AUTH)
+
+    assert list(emu.assistants) == [assistant.id]
+    assert emu.requests[0].url == f"{base_url}/assistants"
+    assert emu.requests[0].path == "/assistants"
+    assert not_owned.text == "upstream"
+    assert upstream.urls == [f"{API}/assistants"]
+
+
+def test_azure_style_prefix_with_api_version() -> None:
+    with Emulator(base_urls=["https://myres.openai.azure.com/openai"]) as emu:
+        azure = openai.AzureOpenAI(
+            azure_endpoint="https://myres.openai.azure.com",
+            api_version="2024-05-01-preview",
+            api_key="azure-key",
+        )
+        created = [azure.beta.assistants.create(model="gpt-4o").id for _ in range(3)]
+        listed = [a.id for a in azure.beta.assistants.list(limit=2, order="asc")]
+
+    assert listed == created
+    first = emu.requests[0]
+    assert first.path == "/assistants"
+    assert first.query == [("api-version", "2024-05-01-preview")]
+    assert first.headers["api-key"] == "azure-key"  # Azure's key header counts as the key
+    assert ("after", created[1]) in emu.requests[-1].query
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/v1/assistants",
+        "https://api.openai.com/v10/assistants",
+        "https://api.openai.com/v1beta/assistants",
+        "https://api.openai.com/other",
+        "http://api.openai.com/v1/assistants",
+    ],
+)
+@pytest.mark.anyio
+@plain_clients
+async def test_urls_the_emulator_does_not_own_pass_through(
+    send: Send, url: str, upstream: Upstream
+) -> None:
+    with Emulator() as emu:
+        status, text = await send("GET", url)
+
+    assert (status, text) == (200, "upstream")
+    assert upstream.urls == [url]
+    assert upstream.bodies == [b'{"model":"gpt-4o"}']  # untouched
+    assert upstream.headers[0]["authorization"] == AUTH["Authorization"]
+    assert emu.requests == []
+
+
+@pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_a_mock_transport_client_for_another_host_is_left_alone(
+    emu: Emulator, library: Any
+) -> None:
+    transport = library.MockTransport(lambda request: library.Response(200, json={"mine": True}))
+
+    with library.Client(transport=transport) as http:
+        response = http.get("https://example.com/v1/assistants")
+
+    assert response.json() == {"mine": True}
+    assert emu.requests == []
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@plain_clients
+async def test_start_and_stop_without_with(send: Send, upstream: Upstream) -> None:
+    emu = Emulator()
+    assert emu.start() is emu
+    emu.start()  # starting twice is harmless
+    status, _ = await send("POST", f"{API}/assistants")
+    emu.stop()
+    emu.stop()
+    after_stop = await send("GET", f"{API}/assistants")
+
+    assert status == 200
+    assert after_stop == (200, "upstream")
+    assert upstream.urls == [f"{API}/assistants"]
+    assert len(emu.requests) == 1
+    assert len(emu.assistants) == 1  # stopping keeps the state
+
+
+def test_restart_after_stop_answers_again_with_the_same_state(client: openai.OpenAI) -> None:
+    emu = Emulator()
+    with emu:
+        assistant = client.beta.assistants.create(model="gpt-4o")
+    with emu:
+        assert client.beta.assistants.retrieve(assistant.id).id == assistant.id
+
+
+@pytest.mark.anyio
+async def test_async_with(upstream: Upstream) -> None:
+    async with Emulator() as emu:
+        sdk = openai.AsyncOpenAI(api_key="sk-test")
+        await sdk.beta.threads.create()
+    async with httpx2.AsyncClient() as http:
+        after = await http.post(f"{API}/threads", headers=AUTH)
+
+    assert len(emu.threads) == 1
+    assert after.text == "upstream"
+
+
+def test_stop_restores_the_original_transports() -> None:
+    originals = (
+        httpx2.HTTPTransport.handle_request,
+        httpx2.AsyncHTTPTransport.handle_async_request,
+        httpcore.ConnectionPool.handle_request,
+        httpcore.AsyncConnectionPool.handle_async_request,
+    )
+    with Emulator():
+        assert httpx2.HTTPTransport.handle_request is not originals[0]
+    assert (
+        httpx2.HTTPTransport.handle_request,
+        httpx2.AsyncHTTPTransport.handle_async_request,
+        httpcore.ConnectionPool.handle_request,
+        httpcore.AsyncConnectionPool.handle_async_request,
+    ) == originals
