@@ -177,6 +177,24 @@ def measure_workflow(iterations: int) -> dict[str, Any]:
     }
 
 
+def profile_workflow(iterations: int, top: int = 30) -> None:
+    """cProfile the intercepted workflow and print the costliest functions (`--profile`)."""
+    import cProfile
+    import pstats
+
+    with Emulator() as emulator, openai.OpenAI(api_key=API_KEY) as client:
+        for _ in range(20):
+            workflow(client)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for n in range(iterations):
+            if n % 100 == 0:
+                emulator.reset()
+            workflow(client)
+        profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
 # --- (b) fixture setup and teardown -----------------------------------------------------------
 
 
@@ -299,10 +317,12 @@ def render_table(results: dict[str, Any]) -> str:
     f = results["fixture"]
     m = results["memory"]
     verdict = "meets" if w["ratio"] <= TARGET_RATIO else "MISSES"
+    load = results["machine"]["load_average_1m"]
+    load = "n/a" if load is None else f"{load:.2f}"
     lines = [
         f"Assistants emulator benchmark, {results['date']}",
         f"{results['machine']['platform']}, Python {results['machine']['python']}, "
-        f"{results['machine']['cpu_count']} CPUs (load {results['machine']['load_average_1m']}); "
+        f"{results['machine']['cpu_count']} CPUs (load {load}); "
         + ", ".join(f"{k} {v}" for k, v in results["versions"].items()),
         "",
         f"{'figure':<52}{'value':>14}",
@@ -328,7 +348,10 @@ def render_table(results: dict[str, Any]) -> str:
     else:
         for key, value in _flatten("", {k: v for k, v in truncation.items() if k != "available"}):
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-            lines.append(f"  {key:<50}{shown:>14}")
+            if len(shown) > 14:  # a note, not a figure
+                lines.append(f"  {key}: {shown}")
+            else:
+                lines.append(f"  {key:<50}{shown:>14}")
     lines += [
         f"(d) memory, {m['messages']:,} messages in {m['threads']:,} threads (tracemalloc)",
         f"{'  peak':<52}{m['peak_mb']:>11.1f} MB",
@@ -346,7 +369,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=1_000, help="workflows per path")
     parser.add_argument("--fixtures", type=int, default=300, help="fixture cycles")
     parser.add_argument("--messages", type=int, default=100_000, help="messages for (d)")
+    parser.add_argument(
+        "--profile", action="store_true", help="only cProfile the emulator's workflow"
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            profile_workflow(args.iterations)
+        return 0
     started = time.perf_counter()
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -2,7 +2,8 @@
 
 Configure it with the marker `@pytest.mark.assistants_emulator(**kwargs)`: keyword arguments
 go to `Emulator(...)`, except `snapshot=` (a path or data to load) and `script=` (a path to a
-JSON script file).
+JSON script file); relative paths missing from the working directory are read from rootdir.
+`assistants_emulator_server` serves the same emulator over real HTTP.
 """
 
 from __future__ import annotations
@@ -62,11 +63,20 @@ def assistants_emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
         yield emulator
 
 
-@pytest.fixture
-def assistants_emulator_server(assistants_emulator: Emulator) -> Iterator[ThreadedServer]:
-    """The `assistants_emulator` served over HTTP on a free loopback port (uvicorn, in a
-    thread); point a client at `assistants_emulator_server.base_url`."""
+@pytest.fixture(scope="session")
+def _assistants_emulator_http() -> Iterator[ThreadedServer]:
     from .server import ThreadedServer
 
-    with ThreadedServer(assistants_emulator) as server:
+    with ThreadedServer(Emulator()) as server:
         yield server
+
+
+@pytest.fixture
+def assistants_emulator_server(
+    assistants_emulator: Emulator, _assistants_emulator_http: ThreadedServer
+) -> ThreadedServer:
+    """The `assistants_emulator` served over real HTTP: one uvicorn server on a free loopback
+    port (in a thread) for the whole session, serving each test's own emulator. Point a client
+    at `assistants_emulator_server.base_url`."""
+    _assistants_emulator_http.emulator = assistants_emulator
+    return _assistants_emulator_http

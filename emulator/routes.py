@@ -1,6 +1,6 @@
 """HTTP surface: method + path -> handler, request parsing, JSON and SSE rendering, errors.
 
-Framework-free on purpose: adapters (respx, httpx2, ASGI) turn their request into a
+Framework-free on purpose: adapters (httpx, httpx2, ASGI) turn their request into a
 `Request`, call `dispatch`, and turn the `Response` back. Paths are relative to the API root
 (`/assistants`, `/threads/{thread_id}/runs`, ...).
 """
@@ -371,8 +371,8 @@ def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
             return handler, match.groupdict()
         allowed = True
     if allowed:
-        raise MethodNotAllowedError(f"Invalid method for URL ({method} /v1{path}).")
-    raise RouteNotFound(f"Invalid URL ({method} /v1{path}).")
+        raise MethodNotAllowedError(f"Invalid method for URL ({method} /v1{path})")
+    raise RouteNotFound(f"Invalid URL ({method} /v1{path})")
 
 
 def _check_ids(params: dict[str, str]) -> None:

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import uvicorn
 
+from .asgi import AsgiApp
 from .core import Emulator
 from .responders import Responder, Script, default_responder
 
@@ -72,9 +73,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(emulator: Emulator, log_level: str | None) -> uvicorn.Config:
+def _config(app: AsgiApp, log_level: str | None) -> uvicorn.Config:
     return uvicorn.Config(
-        emulator.asgi_app(),
+        app,
         lifespan="on",
         ws="none",
         log_config=None,  # leave logging to the host program
@@ -103,13 +104,22 @@ class ThreadedServer:
     ) -> None:
         if not (allow_remote or is_loopback(host)):
             raise ValueError(f"{host} is not a loopback address: pass allow_remote=True")
-        self.emulator = emulator
+        self.app = emulator.asgi_app()
         self.host = host
         self._requested_port = port
         self._log_level = log_level
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
         self.port = port
+
+    @property
+    def emulator(self) -> Emulator:
+        """The emulator being served; assign another to serve it instead (e.g. one per test)."""
+        return self.app.emulator
+
+    @emulator.setter
+    def emulator(self, emulator: Emulator) -> None:
+        self.app.emulator = emulator
 
     @property
     def url(self) -> str:
@@ -128,7 +138,7 @@ class ThreadedServer:
             return self
         sock = bind(self.host, self._requested_port)
         self.port = sock.getsockname()[1]
-        server = _Uvicorn(_config(self.emulator, self._log_level))
+        server = _Uvicorn(_config(self.app, self._log_level))
         thread = threading.Thread(
             target=self._serve, args=(server, sock), name=f"emulator-server-{self.port}"
         )
@@ -313,7 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"cannot listen on {args.host}:{args.port}: {error}")
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = f"http://{host}:{sock.getsockname()[1]}/v1"
-    server = _Uvicorn(_config(emulator, args.log_level), on_ready=lambda: _announce(base_url))
+    app = emulator.asgi_app()
+    server = _Uvicorn(_config(app, args.log_level), on_ready=lambda: _announce(base_url))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

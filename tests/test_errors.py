@@ -464,6 +464,24 @@ def test_error_bodies_are_pretty_printed_like_the_real_ones(emu: Emulator) -> No
     )
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "message"),
+    [
+        ("GET", "/nowhere", 404, "Invalid URL (GET /v1/nowhere)"),
+        ("POST", "/threads/{t}/files", 404, "Invalid URL (POST /v1/threads/{t}/files)"),
+        ("PATCH", "/assistants/{a}", 405, "Invalid method for URL (PATCH /v1/assistants/{a})"),
+    ],
+)
+def test_unknown_paths_and_methods(
+    emu: Emulator, ids: dict[str, str], method: str, path: str, status: int, message: str
+) -> None:
+    """The real 404 text has no final period: `Invalid URL (POST /v1/chat/completion)`."""
+    response = httpx.request(method, API + path.format(**ids), headers=AUTH)
+
+    assert response.status_code == status
+    assert response.json() == {"error": _envelope(message.format(**ids))}
+
+
 # --- nothing breaks it -----------------------------------------------------------------------
 
 JSON = {"Content-Type": "application/json"}

@@ -477,7 +477,9 @@ LIST_PATHS = [
 @given(path=st.sampled_from(LIST_PATHS), query=queries)
 @example(path="/assistants", query=[("limit", "9" * 5000)])  # int() refused it: was a 500
 @example(path="/assistants", query=[("limit", "-" + "9" * 5000)])
-@example(path=LIST_PATHS[1], query=[("after", IDS["thread_run"]), ("before", IDS["thread_message"])])
+@example(
+    path=LIST_PATHS[1], query=[("after", IDS["thread_run"]), ("before", IDS["thread_message"])]
+)
 def test_list_queries_are_answered_in_openai_shape(path: str, query: list[tuple[str, str]]) -> None:
     emu = world()
     reuse(emu, check_answer(emu, "GET", f"{API}{path}?{urlencode(query)}", AUTH, b""))

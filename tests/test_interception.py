@@ -248,7 +248,8 @@ async def test_start_and_stop_without_with(send: Send, upstream: Upstream) -> No
     assert len(emu.assistants) == 1  # stopping keeps the state
 
 
-def test_restart_after_stop_answers_again_with_the_same_state(client: openai.OpenAI) -> None:
+def test_restart_after_stop_answers_again_with_the_same_state(upstream: Upstream) -> None:
+    client = openai.OpenAI(api_key="sk-test", max_retries=0)
     emu = Emulator()
     with emu:
         assistant = client.beta.assistants.create(model="gpt-4o")

@@ -84,7 +84,7 @@ def test_fixture_is_stopped_after_each_test(project: pytest.Pytester) -> None:
         def test_uses_it(assistants_emulator):
             assert not transports_restored()
 
-        def test_runs_after(request):
+        def test_runs_after():
             assert transports_restored()
 
         def test_fails_but_still_stops(assistants_emulator):

@@ -66,8 +66,9 @@ def chain(node: ast.AST) -> list[str] | None:
         if node.attr not in WRAPPERS:
             names.append(node.attr)
         node = node.value
-    if isinstance(node, ast.Call):  # `client.with_options(...).beta...`: keep the tail
-        return chain(node.func) if isinstance(node.func, ast.Attribute) else None
+    if isinstance(node, ast.Call):  # `client.with_options(...).beta...`: read through it
+        head = chain(node.func)
+        return None if head is None else head + names[::-1]
     if not isinstance(node, ast.Name):
         return None
     names.append(node.id)
@@ -182,7 +183,7 @@ def test_the_audit_sees_the_whole_known_surface() -> None:
     assert not WRAPPERS & set().union(*resources.values())
 
 
-AUDITED_SNIPPET = '''
+AUDITED_SNIPPET = """
 import pytest
 
 @pytest.fixture
@@ -196,7 +197,7 @@ def test_x(client, async_client, steps, method):
     runs.create_and_poll(thread_id="t", assistant_id="a")
     poll = async_client.beta.threads.runs.poll
     steps.retrieve("s", thread_id="t", run_id="r")
-    getattr(client.beta.threads.messages, "update")
+    getattr(client.beta.threads.messages, "delete")
     getattr(client.beta.assistants, method)
 
 @pytest.mark.parametrize("method", ["list", "delete", "not_a_method"])
@@ -205,7 +206,7 @@ def test_y(method): ...
 def test_not_sdk(emu):
     emu.runs("t")
     emu.threads.create()
-'''
+"""
 
 
 def test_the_audit_reads_calls_aliases_fixtures_and_getattr() -> None:
@@ -219,7 +220,7 @@ def test_the_audit_reads_calls_aliases_fixtures_and_getattr() -> None:
         ("beta.threads.runs", "create_and_poll"),
         ("beta.threads.runs", "poll"),
         ("beta.threads.runs.steps", "retrieve"),
-        ("beta.threads.messages", "update"),
+        ("beta.threads.messages", "delete"),
         ("beta.assistants", "list"),
         ("beta.assistants", "delete"),
     }

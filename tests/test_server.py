@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +133,20 @@ def test_sse_frames_go_out_as_separate_body_chunks(emu: Emulator) -> None:
     assert chunks[-1]["body"] == b"event: done\ndata: [DONE]\n\n"
     assert sum(c["body"].startswith(b"event: thread.message.delta") for c in chunks) == 3
     assert end == {"type": "http.response.body", "body": b""}
+
+
+def test_a_threaded_server_starts_and_stops_cleanly() -> None:
+    emu = Emulator()
+    with ThreadedServer(emu) as server:
+        assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
+        assert httpx.get(
+            f"{server.base_url}/assistants", headers={"authorization": "Bearer k"}
+        ).is_success
+
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.base_url}/assistants")
+    assert f"emulator-server-{server.port}" not in [t.name for t in threading.enumerate()]
+    assert [r.status for r in emu.requests] == [200]
 
 
 def test_only_the_v1_prefix_is_served(server: ThreadedServer) -> None:
