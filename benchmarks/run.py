@@ -65,10 +65,23 @@ def route_key(method: str, path: str) -> tuple[str, ...]:
     return (method, *(part if n % 2 == 0 else "*" for n, part in enumerate(parts)))
 
 
+# Hosts no emulator owns: respx (openai 2.x) intercepts every httpx client, custom transports
+# included, so the floor and core clients must not use the emulator's base URL.
+OFF_EMULATOR_URL = "http://bench.invalid/v1"
+
+
 def sdk_client(handler: Callable[[Any], Any]) -> openai.OpenAI:
     """A client with the SDK's default httpx settings and a `MockTransport` as its network."""
     http_client = openai.DefaultHttpxClient(transport=HTTP.MockTransport(handler))
-    return openai.OpenAI(api_key=API_KEY, http_client=http_client)
+    return openai.OpenAI(api_key=API_KEY, base_url=OFF_EMULATOR_URL, http_client=http_client)
+
+
+def _handle(emulator: Emulator, request: Any) -> Any:
+    """Hand a request for `OFF_EMULATOR_URL` to the emulator's core, as its API path."""
+    path = request.url.path.removeprefix("/v1")
+    query = list(request.url.params.multi_items())
+    headers = dict(request.headers.items())
+    return emulator.handle_path(request.method, path, query, headers, request.read())
 
 
 def record_canned() -> Canned:
@@ -77,8 +90,7 @@ def record_canned() -> Canned:
     canned: Canned = {}
 
     def forward(request: Any) -> Any:
-        headers = dict(request.headers.items())
-        answer = emulator.handle(request.method, str(request.url), headers, request.read())
+        answer = _handle(emulator, request)
         key = route_key(request.method, request.url.path)
         canned[key] = (answer.status, answer.headers, answer.content)
         return HTTP.Response(answer.status, headers=answer.headers, content=answer.content)
@@ -102,8 +114,7 @@ def core_client(emulator: Emulator) -> openai.OpenAI:
     """The emulator reached through a `MockTransport`: its core cost without interception."""
 
     def answer(request: Any) -> Any:
-        headers = dict(request.headers.items())
-        reply = emulator.handle(request.method, str(request.url), headers, request.read())
+        reply = _handle(emulator, request)
         return HTTP.Response(reply.status, headers=reply.headers, content=reply.content)
 
     return sdk_client(answer)

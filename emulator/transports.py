@@ -1,21 +1,25 @@
 """Client-side adapters: answer httpx and httpx2 requests from an emulator.
 
-`openai` < 3 sends through httpx, `openai` >= 3 through httpx2. Both libraries' default
-transports (`HTTPTransport`, `AsyncHTTPTransport`) are patched the same way, below every client,
-so default SDK clients need no setup. Requests for URLs the emulator does not own go to the
-original transport untouched. (Patching the transport directly, rather than httpcore through
-respx, keeps the emulator within 1.5x of the SDK's own cost: see `benchmarks/run.py`.)
+`openai` < 3 sends through httpx, which respx mocks: a respx router with one route per owned
+base URL answers from the emulator and a catch-all route passes everything else through. respx
+patches httpx at the client's transport lookup (`using="httpx"`), not httpcore, which keeps the
+emulator within 1.5x of the SDK's own cost (see `benchmarks/run.py`). `openai` >= 3 sends
+through httpx2, which respx does not know: its default transports (`HTTPTransport`,
+`AsyncHTTPTransport`) are patched here the same way, so default clients need no setup.
+Requests for URLs the emulator does not own go to the original transport untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import httpx2
+import respx
 
 from .faults import ConnectionDropped, RequestTimedOut
 
@@ -24,72 +28,78 @@ if TYPE_CHECKING:
     from .routes import Response
 
 
-class _TransportPatch:
-    """Patches a library's `HTTPTransport` classes: owned URLs never reach the network."""
-
-    library: Any  # the httpx or httpx2 module
+class HttpxInterceptor:
+    """httpx (what `openai` < 3 sends with, and 3.x given an httpx client), through respx."""
 
     def __init__(self, emulator: Emulator) -> None:
         self._emulator = emulator
-        self._saved: tuple[Any, Any] | None = None
+        self.router = respx.MockRouter(
+            assert_all_called=False, assert_all_mocked=False, using="httpx"
+        )
+        bases = "|".join(re.escape(base) for base in emulator.base_urls)
+        self.router.route(url__regex=rf"^({bases})([/?]|$)").mock(side_effect=self._answer)
+        self.router.route().pass_through()
 
-    def _respond(self, answer: Response) -> Any:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        if self._saved is not None:
-            return
-        emulator, library, respond = self._emulator, self.library, self._respond
-        original_sync = library.HTTPTransport.handle_request
-        original_async = library.AsyncHTTPTransport.handle_async_request
-
-        def handle_request(transport: Any, request: Any) -> Any:
-            if not emulator.owns(str(request.url)):
-                return original_sync(transport, request)
-            if emulator.faults.latency:
-                time.sleep(emulator.faults.latency)
-            return respond(_call(emulator, request, request.read(), library))
-
-        async def handle_async_request(transport: Any, request: Any) -> Any:
-            if not emulator.owns(str(request.url)):
-                return await original_async(transport, request)
-            if emulator.faults.latency:
-                await asyncio.sleep(emulator.faults.latency)
-            body = await request.aread()
-            return respond(_call(emulator, request, body, library))
-
-        self._saved = (original_sync, original_async)
-        library.HTTPTransport.handle_request = handle_request
-        library.AsyncHTTPTransport.handle_async_request = handle_async_request
-
-    def stop(self) -> None:
-        if self._saved is None:
-            return
-        sync, asynchronous = self._saved
-        self.library.HTTPTransport.handle_request = sync
-        self.library.AsyncHTTPTransport.handle_async_request = asynchronous
-        self._saved = None
-
-
-class HttpxInterceptor(_TransportPatch):
-    """httpx, what `openai` < 3 sends with (and what 3.x sends with given an httpx client)."""
-
-    library = httpx
-
-    def _respond(self, answer: Response) -> httpx.Response:
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        if self._emulator.faults.latency:
+            time.sleep(self._emulator.faults.latency)
+        answer = _call(self._emulator, request, request.read(), httpx)
         if answer.events is not None:
             stream = _HttpxFrames(answer.events)
             return httpx.Response(answer.status, headers=answer.headers, stream=stream)
         return httpx.Response(answer.status, headers=answer.headers, content=answer.content)
 
+    def start(self) -> None:
+        self.router.start()
 
-class Httpx2Interceptor(_TransportPatch):
-    """httpx2, what `openai` >= 3 sends with."""
+    def stop(self) -> None:
+        self.router.stop()
 
-    library = httpx2
 
-    def _respond(self, answer: Response) -> httpx2.Response:
-        return _httpx2_response(answer)
+class Httpx2Interceptor:
+    """httpx2, what `openai` >= 3 sends with: its default transports are patched."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        self._saved: tuple[Any, Any] | None = None
+
+    def start(self) -> None:
+        if self._saved is not None:
+            return
+        emulator = self._emulator
+        original_sync = httpx2.HTTPTransport.handle_request
+        original_async = httpx2.AsyncHTTPTransport.handle_async_request
+
+        def handle_request(
+            transport: httpx2.HTTPTransport, request: httpx2.Request
+        ) -> httpx2.Response:
+            if not emulator.owns(str(request.url)):
+                return original_sync(transport, request)
+            if emulator.faults.latency:
+                time.sleep(emulator.faults.latency)
+            return _httpx2_response(_call(emulator, request, request.read(), httpx2))
+
+        async def handle_async_request(
+            transport: httpx2.AsyncHTTPTransport, request: httpx2.Request
+        ) -> httpx2.Response:
+            if not emulator.owns(str(request.url)):
+                return await original_async(transport, request)
+            if emulator.faults.latency:
+                await asyncio.sleep(emulator.faults.latency)
+            body = await request.aread()
+            return _httpx2_response(_call(emulator, request, body, httpx2))
+
+        self._saved = (original_sync, original_async)
+        httpx2.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign,assignment]
+        httpx2.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign,assignment]
+
+    def stop(self) -> None:
+        if self._saved is None:
+            return
+        sync, asynchronous = self._saved
+        httpx2.HTTPTransport.handle_request = sync  # type: ignore[method-assign]
+        httpx2.AsyncHTTPTransport.handle_async_request = asynchronous  # type: ignore[method-assign]
+        self._saved = None
 
 
 def _httpx2_response(answer: Response) -> httpx2.Response:
