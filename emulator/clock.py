@@ -10,9 +10,13 @@ DEFAULT_START = 1_714_000_000  # 2024-04-24T23:06:40Z, shortly after Assistants 
 
 
 class Clock(Protocol):
-    """Unix time in whole seconds, as the API reports it."""
+    """Unix time in whole seconds, as the API reports it, moved by tests at will."""
 
     def now(self) -> int: ...
+
+    def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0) -> int: ...
+
+    def move_to(self, timestamp: int) -> None: ...
 
 
 class FrozenClock:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from . import snapshot as snapshots
 from .asgi import AsgiApp
@@ -50,8 +50,6 @@ class RecordedRequest:
 
     def json(self) -> Any:
         """The decoded JSON body (`None` when there is none)."""
-        import json
-
         return json.loads(self.body) if self.body.strip() else None
 
 
@@ -142,24 +140,22 @@ class Emulator:
 
     # --- requests ------------------------------------------------------------------------
 
-    def owns(self, url: str) -> bool:
-        """Whether a URL is one of this emulator's (under a base URL)."""
-        return any(
-            url == base or url.startswith((base + "/", base + "?")) for base in self.base_urls
-        )
-
-    def api_path(self, url: str) -> tuple[str, list[tuple[str, str]]]:
-        """The path relative to the owning base URL, and the query pairs."""
-        from urllib.parse import parse_qsl
-
+    def _base_for(self, url: str) -> str | None:
         for base in self.base_urls:
             if url == base or url.startswith((base + "/", base + "?")):
-                parts = urlsplit(url)
-                base_path = urlsplit(base).path.rstrip("/")
-                path = parts.path[len(base_path) :] or "/"
-                return path, parse_qsl(parts.query, keep_blank_values=True)
+                return base
+        return None
+
+    def owns(self, url: str) -> bool:
+        """Whether a URL is one of this emulator's (under a base URL)."""
+        return self._base_for(url) is not None
+
+    def api_path(self, url: str) -> tuple[str, list[tuple[str, str]]]:
+        """The path relative to the owning base URL (whole path if none), and the query pairs."""
         parts = urlsplit(url)
-        return parts.path, parse_qsl(parts.query, keep_blank_values=True)
+        base = self._base_for(url)
+        base_path = urlsplit(base).path.rstrip("/") if base is not None else ""
+        return parts.path[len(base_path) :] or "/", parse_qsl(parts.query, keep_blank_values=True)
 
     def handle(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
         """Answer one HTTP request (what every adapter calls)."""
@@ -250,7 +246,7 @@ class Emulator:
     # --- time and progress ---------------------------------------------------------------
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         """The clock every timestamp comes from (`advance(seconds=..., minutes=...)`)."""
         return self.backend.clock
 

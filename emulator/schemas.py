@@ -113,6 +113,11 @@ def _tool_tag(value: Any) -> str:
     return _type_tag(value, "~function")
 
 
+def _text_tag(value: Any) -> str:
+    """Tag of a content part or response format; a value with no usable type reads as text."""
+    return _type_tag(value, "~text")
+
+
 Tool = Annotated[
     Annotated[FunctionTool, Tag("~function")]
     | Annotated[FileSearchTool, Tag("~file_search")]
@@ -180,15 +185,11 @@ class JsonSchemaResponseFormat(_Body):
     json_schema: JsonSchemaFormat
 
 
-def _format_tag(value: Any) -> str:
-    return _type_tag(value, "~text")
-
-
 ResponseFormatObject = Annotated[
     Annotated[TextFormat, Tag("~text")]
     | Annotated[JsonObjectFormat, Tag("~json_object")]
     | Annotated[JsonSchemaResponseFormat, Tag("~json_schema")],
-    Discriminator(_format_tag),
+    Discriminator(_text_tag),
 ]
 ResponseFormat = Annotated[
     Annotated[Literal["auto"], Tag("~str")] | Annotated[ResponseFormatObject, Tag("~object")],
@@ -260,15 +261,11 @@ class ImageFilePart(_Body):
     image_file: ImageFile
 
 
-def _part_tag(value: Any) -> str:
-    return _type_tag(value, "~text")
-
-
 ContentPart = Annotated[
     Annotated[TextPart, Tag("~text")]
     | Annotated[ImageURLPart, Tag("~image_url")]
     | Annotated[ImageFilePart, Tag("~image_file")],
-    Discriminator(_part_tag),
+    Discriminator(_text_tag),
 ]
 
 MessageContent = Annotated[

@@ -153,7 +153,7 @@ def _restore(emulator: Emulator, data: Snapshot) -> None:
         (*DEFAULT_MODELS, *(ModelInfo(**m) for m in saved["models"])),
         default=ModelInfo(**saved["default_model"]),
     )
-    backend.clock.move_to(int(data["clock"]["now"]))  # type: ignore[attr-defined]
+    backend.clock.move_to(int(data["clock"]["now"]))
     ids = data["ids"]
     backend.ids.seed = ids["seed"]
     backend.ids.set_state((_random_state(ids["objects"]), _random_state(ids["requests"])))
