@@ -18,6 +18,7 @@ import httpx
 import httpx2
 import openai
 import pytest
+import respx
 
 from emulator import Emulator
 
@@ -284,3 +285,28 @@ def test_stop_restores_the_original_transports() -> None:
         httpcore.ConnectionPool.handle_request,
         httpcore.AsyncConnectionPool.handle_async_request,
     ) == originals
+
+
+# --- living beside the user's own respx mocks ------------------------------------------------
+
+
+@pytest.mark.parametrize("emulator_first", [True, False], ids=["emulator-first", "respx-first"])
+def test_users_respx_mocks_keep_answering_their_hosts(emulator_first: bool) -> None:
+    emulator = Emulator()
+    users_mock = respx.mock(assert_all_called=True)
+    users_mock.get("https://example.com/status").respond(200, json={"ok": True})
+    starts = [emulator.start, users_mock.start]
+    stops = [users_mock.stop, emulator.stop]
+    if not emulator_first:
+        starts.reverse()
+        stops.reverse()
+    for start in starts:
+        start()
+    try:
+        assert httpx.get("https://example.com/status").json() == {"ok": True}
+        answer = httpx.post(f"{API}/assistants", headers=AUTH, json={"model": "gpt-4o"})
+        assert answer.json()["object"] == "assistant"
+    finally:
+        for stop in stops:
+            stop()
+    assert [r.path for r in emulator.requests] == ["/assistants"]
