@@ -434,6 +434,11 @@ def dispatch(backend: Backend, request: Request, options: Options, request_id: s
             status, payload = 200, pretty_json(body)
     except APIError as error:
         status, payload = error.status, pretty_json(error.body())
+    except Exception as error:  # a bug in the emulator: say so, as the real service would
+        log.error("request %s %s failed: %r", request.method, request.path, error, exc_info=error)
+        failure = APIError(SERVER_ERROR_MESSAGE, code="server_error")
+        failure.type = "server_error"
+        status, payload = 500, pretty_json(failure.body())
     headers = {
         "content-type": "application/json",
         "x-request-id": request_id,

@@ -586,3 +586,20 @@ def test_failed_requests_do_not_shift_the_ids() -> None:
         for emulator in (quiet, noisy)
     ]
     assert made[0] == made[1]
+
+
+def test_a_bug_in_the_emulator_is_a_logged_500_not_an_exception_in_the_client(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(emu.backend, "get_assistant", broken)
+    client = openai.OpenAI(api_key="sk-test", max_retries=0)
+
+    with pytest.raises(openai.InternalServerError) as raised:
+        client.beta.assistants.retrieve("asst_abc")
+
+    assert raised.value.status_code == 500
+    assert raised.value.type == "server_error"
+    assert "RuntimeError('boom')" in caplog.text
