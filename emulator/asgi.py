@@ -67,7 +67,7 @@ class AsgiApp:
         if body is None:
             return  # the client left before sending its whole request
         if not (full_path == self.prefix or full_path.startswith(self.prefix + "/")):
-            error = NotFoundError(f"Invalid URL ({method} {full_path}).")
+            error = NotFoundError(f"Invalid URL ({method} {full_path})")
             answer = Response(404, {"content-type": "application/json"}, _json(error.body()))
             await _send_response(answer, send)
             _log(scope, method, target, str(answer.status), started)

@@ -153,7 +153,7 @@ def test_only_the_v1_prefix_is_served(server: ThreadedServer) -> None:
     response = httpx.get(f"{server.url}/assistants", headers={"authorization": "Bearer k"})
 
     assert response.status_code == 404
-    assert response.json()["error"]["message"] == "Invalid URL (GET /assistants)."
+    assert response.json()["error"]["message"] == "Invalid URL (GET /assistants)"
 
 
 # --- faults over HTTP ------------------------------------------------------------------------
