@@ -20,7 +20,6 @@ import gc
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,8 +145,7 @@ def measure() -> dict[str, Any]:
         "each after one new user message; GC paused while timing",
         "encoding_load_ms": measure_encoding_loads(),
     }
-    with warnings.catch_warnings(), Emulator() as emu:
-        warnings.simplefilter("ignore", DeprecationWarning)  # the SDK's Assistants deprecation
+    with Emulator() as emu:
         client = openai.OpenAI(api_key="sk-bench")
         assistant = client.beta.assistants.create(model=MODEL, instructions="Answer briefly.")
         client.beta.threads.create_and_run_poll(  # warm up: SDK, routes, counter

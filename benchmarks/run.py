@@ -23,7 +23,6 @@ import statistics
 import sys
 import time
 import tracemalloc
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -385,9 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.profile:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            profile_workflow(args.iterations)
+        profile_workflow(args.iterations)
         return 0
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -395,13 +392,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "versions": versions(),
     }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # the SDK's Assistants notice
-        # Truncation first: it measures the encodings' first-use cost, before anything loads them.
-        results["truncation"] = measure_truncation()
-        results["fixture"] = measure_fixture(args.fixtures)
-        results["workflow"] = measure_workflow(args.iterations)
-        results["memory"] = measure_memory(args.messages)
+    # Truncation first: it measures the encodings' first-use cost, before anything loads them.
+    results["truncation"] = measure_truncation()
+    results["fixture"] = measure_fixture(args.fixtures)
+    results["workflow"] = measure_workflow(args.iterations)
+    results["memory"] = measure_memory(args.messages)
     results["wall_seconds"] = time.perf_counter() - started
     print(render_table(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
