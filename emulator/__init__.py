@@ -21,6 +21,7 @@ from .responders import (
     default_responder,
 )
 from .runs import ResponderError
+from .snapshot import SnapshotError
 from .tokens import TiktokenCounter, TokenCounter
 from .truncation import MessageAccount, TruncationReport
 
@@ -41,6 +42,7 @@ __all__ = [
     "RunContext",
     "Script",
     "ScriptExhausted",
+    "SnapshotError",
     "TiktokenCounter",
     "TokenCounter",
     "ToolResult",
