@@ -13,7 +13,6 @@ so both need the server's transport, which uvicorn's `receive` carries; under an
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -25,6 +24,7 @@ import anyio.to_thread
 
 from .errors import NotFoundError
 from .faults import ConnectionDropped, RequestTimedOut
+from .render import pretty_json
 from .routes import Response
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class AsgiApp:
             return  # the client left before sending its whole request
         if not (full_path == self.prefix or full_path.startswith(self.prefix + "/")):
             error = NotFoundError(f"Invalid URL ({method} {full_path})")
-            answer = Response(404, {"content-type": "application/json"}, _json(error.body()))
+            answer = Response(404, {"content-type": "application/json"}, pretty_json(error.body()))
             await _send_response(answer, send)
             _log(scope, method, target, str(answer.status), started)
             return
@@ -184,10 +184,6 @@ def _log(scope: Scope, method: str, target: str, outcome: str, started: float) -
     who = f"{client[0]}:{client[1]}" if client else "-"
     elapsed = (time.perf_counter() - started) * 1000
     log.info('%s "%s %s" %s %.0fms', who, method, target, outcome, elapsed)
-
-
-def _json(data: Any) -> bytes:
-    return json.dumps(data, indent=2).encode()
 
 
 __all__ = ["AsgiApp"]

@@ -6,7 +6,6 @@ call these methods; errors are raised as `errors.APIError` subclasses.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from .ids import IdGenerator
 from .models import ModelInfo, ModelRegistry
 from .responders import Responder, default_responder
 from .runs import Events, HoldStatus, Progress, RunEngine, split_words
-from .store import Obj, Order, Page, Store
+from .store import Obj, Order, Page, Store, clone
 from .tokens import TokenCounter, counter_for_encoding
 
 
@@ -372,7 +371,7 @@ class Backend:
     def copy_of(self, value: Any) -> Any:
         """A deep copy taken under the lock, for read-only views."""
         with self.store.lock:
-            return copy.deepcopy(value)
+            return clone(value)
 
 
 def _dump(body: Any) -> Obj:

@@ -6,7 +6,6 @@ fixture or behind a local server (like a moto backend behind its decorator and s
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import threading
@@ -27,7 +26,7 @@ from .reply import Reply
 from .responders import Responder, Rules, Script
 from .routes import Options, Request, Response, dispatch
 from .runs import HoldStatus, Progress, ResponderError, split_words
-from .store import Obj
+from .store import Obj, clone
 from .tokens import TokenCounter
 from .transports import Httpx2Interceptor, HttpxInterceptor
 from .truncation import TruncationReport
@@ -444,7 +443,7 @@ class Emulator:
             collection = table.get(key)
             if collection is None:
                 raise KeyError(f"no {kind} {key!r}")
-            return copy.deepcopy(collection.values())
+            return clone(collection.values())
 
     def check_invariants(self) -> list[str]:
         """Every broken cross-object rule in the state (empty when consistent)."""

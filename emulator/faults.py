@@ -9,11 +9,12 @@ never comes (so the SDK sees `APIConnectionError` / `APITimeoutError` and retrie
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass
 from typing import Literal
+
+from .render import pretty_json
 
 FaultKind = Literal["status", "disconnect", "timeout"]
 
@@ -70,7 +71,7 @@ class Fault:
         if self.retry_after is not None:
             headers["retry-after"] = f"{self.retry_after:g}"
             headers["retry-after-ms"] = f"{self.retry_after * 1000:g}"  # 0.0001 s stays > 0
-        return self.status, headers, json.dumps(body, indent=2).encode()
+        return self.status, headers, pretty_json(body)
 
 
 class FaultPlan:

@@ -546,7 +546,7 @@ class RunEngine:
             run_id=run["id"],
             status="in_progress",
         )
-        self.backend.store.messages[run["thread_id"]].add(message)
+        self.store.messages[run["thread_id"]].add(message)
         events("thread.message.created", message)
         events("thread.message.in_progress", message)
         if events.active:
