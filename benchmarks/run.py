@@ -34,7 +34,7 @@ import openai
 
 from emulator import Emulator
 from emulator.pytest_plugin import build_emulator
-from emulator.schemas import CreateMessage, CreateThread
+from emulator.wire.requests import CreateMessage, CreateThread
 
 API_KEY = "sk-bench"
 TARGET_RATIO = 1.5

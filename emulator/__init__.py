@@ -4,13 +4,10 @@
 from plain dicts, with scripted responders, a controllable clock and token-aware truncation.
 """
 
-from . import reply
-from .clock import FrozenClock, RealClock
-from .core import Emulator, RecordedRequest
-from .errors import APIError
-from .faults import Fault
-from .models import ModelInfo, ModelRegistry
-from .responders import (
+from .emulator import Emulator, RecordedRequest
+from .engine import reply
+from .engine.models import ModelInfo, ModelRegistry
+from .engine.responders import (
     ContextMessage,
     Responder,
     Rules,
@@ -20,10 +17,13 @@ from .responders import (
     ToolResult,
     default_responder,
 )
-from .runs import ResponderError
-from .snapshot import SnapshotError
-from .tokens import TiktokenCounter, TokenCounter
-from .truncation import MessageAccount, TruncationReport
+from .engine.runs import ResponderError
+from .engine.tokens import TiktokenCounter, TokenCounter
+from .engine.truncation import MessageAccount, TruncationReport
+from .http.faults import Fault
+from .state.clock import FrozenClock, RealClock
+from .state.snapshot import SnapshotError
+from .wire.errors import APIError
 
 __all__ = [
     "APIError",

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .core import Emulator
+from .emulator import Emulator
 
 if TYPE_CHECKING:
-    from .server import ThreadedServer
+    from .http.server import ThreadedServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,7 +37,7 @@ def build_emulator(options: dict[str, Any]) -> Emulator:
     if snapshot is not None:
         emulator.load(snapshot)
     if script is not None:
-        from .responders import Script
+        from .engine.responders import Script
 
         emulator.respond_with(Script.from_file(script))
     return emulator
@@ -65,7 +65,7 @@ def assistants_emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
 
 @pytest.fixture(scope="session")
 def _assistants_emulator_http() -> Iterator[ThreadedServer]:
-    from .server import ThreadedServer
+    from .http.server import ThreadedServer
 
     with ThreadedServer(Emulator()) as server:
         yield server

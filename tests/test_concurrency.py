@@ -19,7 +19,7 @@ import pytest
 from openai.types.beta import Assistant
 
 from emulator import Emulator, RunContext, reply
-from emulator.reply import Reply
+from emulator.engine.reply import Reply
 
 WORKERS = 8
 PER_WORKER = 25

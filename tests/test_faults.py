@@ -207,7 +207,7 @@ def test_latency_delays_every_answer(
     emu: Emulator, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[float] = []
-    monkeypatch.setattr("emulator.transports.time", SimpleNamespace(sleep=waits.append))
+    monkeypatch.setattr("emulator.adapters.registry.time", SimpleNamespace(sleep=waits.append))
     emu.latency = 0.25
 
     client.beta.threads.create()

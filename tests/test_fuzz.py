@@ -26,10 +26,11 @@ from openai.types.beta.threads import Message, MessageDeleted, Run
 from openai.types.beta.threads.runs import RunStep
 from pydantic import BaseModel
 
-from emulator import Emulator, RunContext, reply, schemas
-from emulator.render import pretty_json
-from emulator.reply import Reply
-from emulator.routes import INCLUDE_FILE_SEARCH_CONTENT, ROUTES, Handler, resolve
+from emulator import Emulator, RunContext, reply
+from emulator.engine.reply import Reply
+from emulator.http.pipeline import INCLUDE_FILE_SEARCH_CONTENT, ROUTES, Handler, resolve
+from emulator.wire import requests as schemas
+from emulator.wire.render import pretty_json
 
 API = "https://api.openai.com/v1"
 AUTH = {"authorization": "Bearer sk-test", "content-type": "application/json"}

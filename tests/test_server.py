@@ -22,9 +22,9 @@ from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Run
 
 from emulator import Emulator, RealClock, Script, default_responder, reply
-from emulator import server as server_module
-from emulator.faults import ConnectionDropped, RequestTimedOut
-from emulator.server import (
+from emulator.http import server as server_module
+from emulator.http.faults import ConnectionDropped, RequestTimedOut
+from emulator.http.server import (
     ThreadedServer,
     build_emulator,
     build_parser,
@@ -277,7 +277,7 @@ def test_the_asgi_app_waits_the_latency(monkeypatch: pytest.MonkeyPatch) -> None
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr("emulator.asgi.anyio.sleep", sleep)
+    monkeypatch.setattr("emulator.http.asgi.anyio.sleep", sleep)
     asyncio.run(asgi_client(emu).beta.threads.create())
 
     assert waits == [0.75]

@@ -15,7 +15,7 @@ from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
 from emulator import Emulator, ModelInfo, reply
-from emulator.tokens import counter_for_encoding, load_encoding
+from emulator.engine.tokens import counter_for_encoding, load_encoding
 
 Raw = dict[str, Any]
 RUSSIAN = "Привет, как дела? Всё хорошо."  # 17 tokens in cl100k_base, 9 in o200k_base

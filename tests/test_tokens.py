@@ -12,9 +12,9 @@ import pytest
 import tiktoken.load
 import tiktoken_ext.openai_public as openai_public
 
-from emulator import tokens
-from emulator.models import DEFAULT_MODEL, DEFAULT_MODELS, ModelInfo, ModelRegistry
-from emulator.tokens import (
+from emulator.engine import tokens
+from emulator.engine.models import DEFAULT_MODEL, DEFAULT_MODELS, ModelInfo, ModelRegistry
+from emulator.engine.tokens import (
     MESSAGE_OVERHEAD,
     REPLY_PRIMING,
     EncodingDataError,

@@ -7,8 +7,8 @@ from typing import overload
 
 import pytest
 
-from emulator.tokens import MESSAGE_OVERHEAD, counter_for_encoding, message_tokens
-from emulator.truncation import (
+from emulator.engine.tokens import MESSAGE_OVERHEAD, counter_for_encoding, message_tokens
+from emulator.engine.truncation import (
     MIN_SHORTENED,
     PromptMessage,
     TruncationStrategy,

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from openai.types.beta.threads import Run
 
 from emulator import ContextMessage, Emulator, ModelInfo, RunContext, reply
-from emulator.tokens import counter_for_encoding
-from emulator.truncation import (
+from emulator.engine.tokens import counter_for_encoding
+from emulator.engine.truncation import (
     MIN_SHORTENED,
     PromptIndex,
     PromptMessage,

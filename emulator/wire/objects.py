@@ -11,7 +11,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-from .store import Obj
+from ..state.store import Obj
 
 DEFAULT_TRUNCATION: Obj = {"type": "auto", "last_messages": None}
 

@@ -18,14 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from .models import DEFAULT_MODELS, ModelInfo, ModelRegistry
-from .responders import ToolResult
-from .runs import RunState
-from .store import ACTIVE_RUN_STATUSES, Obj
-from .truncation import MessageAccount, TruncationReport
+from ..engine.models import DEFAULT_MODELS, ModelInfo, ModelRegistry
+from ..engine.responders import ToolResult
+from ..engine.runs import RunState
+from ..engine.truncation import MessageAccount, TruncationReport
+from ..state.store import ACTIVE_RUN_STATUSES, Obj
 
 if TYPE_CHECKING:
-    from .core import Emulator
+    from ..emulator import Emulator
 
 FORMAT = "assistants-emulator/snapshot"
 VERSION = 1

@@ -21,11 +21,11 @@ import httpx
 import httpx2
 import respx
 
-from .faults import ConnectionDropped, RequestTimedOut
+from ..http.faults import ConnectionDropped, RequestTimedOut
 
 if TYPE_CHECKING:
-    from .core import Emulator
-    from .routes import Response
+    from ..emulator import Emulator
+    from ..http.pipeline import Response
 
 
 class HttpxInterceptor:

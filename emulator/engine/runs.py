@@ -31,22 +31,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import objects, reply
-from .errors import InvalidRequestError, not_found
-from .models import ModelInfo
-from .responders import ContextMessage, RunContext, ToolResult, as_reply
-from .store import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Obj, clone
-from .tokens import TokenCounter, fixed_prompt_tokens
-from .truncation import (
+from ..engine import reply
+from ..engine.models import ModelInfo
+from ..engine.responders import ContextMessage, RunContext, ToolResult, as_reply
+from ..engine.tokens import TokenCounter, fixed_prompt_tokens
+from ..engine.truncation import (
     PromptIndex,
     PromptMessage,
     TruncationReport,
     TruncationStrategy,
     truncate,
 )
+from ..state.store import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Obj, clone
+from ..wire import objects
+from ..wire.errors import InvalidRequestError, not_found
 
 if TYPE_CHECKING:
-    from .backend import Backend
+    from ..backend import Backend
 
 log = logging.getLogger("emulator")
 

@@ -16,20 +16,20 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from . import snapshot as snapshots
-from .asgi import AsgiApp
+from .adapters.registry import Httpx2Interceptor, HttpxInterceptor
 from .backend import Backend, Settings
-from .clock import Clock, FrozenClock, RealClock
-from .faults import ConnectionDropped, Fault, FaultPlan, RequestTimedOut
-from .models import ModelInfo, ModelRegistry
-from .reply import Reply
-from .responders import Responder, Rules, Script
-from .routes import Options, Request, Response, dispatch
-from .runs import HoldStatus, Progress, ResponderError, split_words
-from .store import Obj, clone
-from .tokens import TokenCounter
-from .transports import Httpx2Interceptor, HttpxInterceptor
-from .truncation import TruncationReport
+from .engine.models import ModelInfo, ModelRegistry
+from .engine.reply import Reply
+from .engine.responders import Responder, Rules, Script
+from .engine.runs import HoldStatus, Progress, ResponderError, split_words
+from .engine.tokens import TokenCounter
+from .engine.truncation import TruncationReport
+from .http.asgi import AsgiApp
+from .http.faults import ConnectionDropped, Fault, FaultPlan, RequestTimedOut
+from .http.pipeline import Options, Request, Response, dispatch
+from .state import snapshot as snapshots
+from .state.clock import Clock, FrozenClock, RealClock
+from .state.store import Obj, clone
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 Chunker = Callable[[str], Sequence[str]]

@@ -10,15 +10,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import objects, schemas
-from .clock import Clock, FrozenClock
-from .errors import InvalidRequestError, not_found
-from .ids import IdGenerator
-from .models import ModelInfo, ModelRegistry
-from .responders import Responder, default_responder
-from .runs import Events, HoldStatus, Progress, RunEngine, split_words
-from .store import Obj, Order, Page, Store, clone
-from .tokens import TokenCounter, counter_for_encoding
+from ..engine.models import ModelInfo, ModelRegistry
+from ..engine.responders import Responder, default_responder
+from ..engine.runs import Events, HoldStatus, Progress, RunEngine, split_words
+from ..engine.tokens import TokenCounter, counter_for_encoding
+from ..state.clock import Clock, FrozenClock
+from ..state.ids import IdGenerator
+from ..state.store import Obj, Order, Page, Store, clone
+from ..wire import objects
+from ..wire import requests as schemas
+from ..wire.errors import InvalidRequestError, not_found
 
 
 @dataclass

@@ -17,13 +17,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from . import schemas
-from .backend import Backend, ListQuery
-from .errors import APIError, AuthenticationError, InvalidRequestError, MethodNotAllowedError
-from .errors import NotFoundError as RouteNotFound
-from .render import pretty_json
-from .runs import Events
-from .store import Obj, Page
+from ..backend import Backend, ListQuery
+from ..engine.runs import Events
+from ..state.store import Obj, Page
+from ..wire import requests as schemas
+from ..wire.errors import APIError, AuthenticationError, InvalidRequestError, MethodNotAllowedError
+from ..wire.errors import NotFoundError as RouteNotFound
+from ..wire.render import pretty_json
 
 log = logging.getLogger("emulator")
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"

@@ -21,9 +21,9 @@ from typing import Any, cast
 
 import uvicorn
 
-from .asgi import AsgiApp
-from .core import Emulator
-from .responders import Responder, Script, default_responder
+from ..emulator import Emulator
+from ..engine.responders import Responder, Script, default_responder
+from ..http.asgi import AsgiApp
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

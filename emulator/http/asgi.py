@@ -22,13 +22,13 @@ from urllib.parse import parse_qsl
 import anyio
 import anyio.to_thread
 
-from .errors import NotFoundError
-from .faults import ConnectionDropped, RequestTimedOut
-from .render import pretty_json
-from .routes import Response
+from ..http.faults import ConnectionDropped, RequestTimedOut
+from ..http.pipeline import Response
+from ..wire.errors import NotFoundError
+from ..wire.render import pretty_json
 
 if TYPE_CHECKING:
-    from .core import Emulator
+    from ..emulator import Emulator
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

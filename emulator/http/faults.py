@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-from .render import pretty_json
+from ..wire.render import pretty_json
 
 FaultKind = Literal["status", "disconnect", "timeout"]
 
