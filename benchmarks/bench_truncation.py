@@ -30,9 +30,9 @@ if __package__ in (None, ""):  # run as `python benchmarks/bench_truncation.py`
 import openai
 
 from emulator import Emulator
-from emulator.engine.runs import prompt_message
 from emulator.engine.tokens import counter_for_encoding, fixed_prompt_tokens, load_encoding
 from emulator.engine.truncation import truncate
+from emulator.engine.turn import prompt_message
 from emulator.wire.requests import CreateThread
 
 SIZES = (100, 1_000, 10_000)
@@ -81,8 +81,9 @@ def measure_encoding_loads() -> dict[str, float]:
 def _build_thread(emu: Emulator, size: int) -> str:
     """A thread of ``size`` alternating user/assistant messages, the newest from the user."""
     backend = emu.backend
-    thread_id: str = backend.create_thread(CreateThread())["id"]
-    with backend.store.lock:
+    with backend.lock:
+        thread_id: str = backend.scoped(None).threads.create(CreateThread())["id"]
+    with backend.lock:
         for i in range(size):
             role = "user" if (size - i) % 2 == 1 else "assistant"
             backend.add_message(thread_id, {"role": role, "content": _text(i)})
@@ -111,7 +112,7 @@ def measure_thread(
     run = done[-1]
     (report,) = emu.truncation(run.id)
 
-    with emu.backend.store.lock:  # the same truncation over a plain list, without the index
+    with emu.backend.lock:  # the same truncation over a plain list, without the index
         messages = emu.backend.store.messages[thread_id]
         plain = [prompt_message(m) for m in messages.values()[:-1]]  # before the reply
     counter = counter_for_encoding("o200k_base")

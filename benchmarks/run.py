@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/run.py`: make the rep
 import openai
 
 from emulator import Emulator
+from emulator.http.pipeline import Request
 from emulator.pytest_plugin import build_emulator
 from emulator.wire.requests import CreateMessage, CreateThread
 
@@ -79,8 +80,8 @@ def _handle(emulator: Emulator, request: Any) -> Any:
     """Hand a request for `OFF_EMULATOR_URL` to the emulator's core, as its API path."""
     path = request.url.path.removeprefix("/v1")
     query = list(request.url.params.multi_items())
-    headers = dict(request.headers.items())
-    return emulator.handle_path(request.method, path, query, headers, request.read())
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return emulator.pipeline.handle(Request(request.method, path, query, headers, request.read()))
 
 
 def record_canned() -> Canned:
@@ -260,27 +261,27 @@ def measure_truncation() -> dict[str, Any]:
 def measure_memory(messages: int, per_thread: int = 1_000) -> dict[str, Any]:
     """Peak traced memory while `messages` user messages are stored (in threads of 1,000)."""
     emulator = Emulator()
-    backend = emulator.backend
+    backend = emulator.backend.scoped(None)
     gc.collect()
     tracemalloc.start()
     baseline = tracemalloc.get_traced_memory()[0]
     start = time.perf_counter()
     for t in range(-(-messages // per_thread)):
-        thread = backend.create_thread(CreateThread())
+        thread = backend.threads.create(CreateThread())
         for n in range(min(per_thread, messages - t * per_thread)):
             text = f"Message {t}-{n}: what is the weather like in Paris today?"
-            backend.create_message(
+            backend.messages.create(
                 thread["id"], CreateMessage.model_validate({"role": "user", "content": text})
             )
     elapsed = time.perf_counter() - start
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    stored = emulator.backend.store.counts()["messages"]
+    stored = emulator.backend.counts()["messages"]
     if stored != messages:
         raise RuntimeError(f"stored {stored} messages, expected {messages}")
     return {
         "messages": messages,
-        "threads": len(emulator.backend.store.threads),
+        "threads": emulator.backend.counts()["threads"],
         "peak_mb": (peak - baseline) / 2**20,
         "retained_mb": (current - baseline) / 2**20,
         "bytes_per_message": (current - baseline) / messages,

@@ -4,6 +4,8 @@
 from plain dicts, with scripted responders, a controllable clock and token-aware truncation.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .emulator import Emulator, RecordedRequest
 from .engine import reply
 from .engine.models import ModelInfo, ModelRegistry
@@ -17,13 +19,26 @@ from .engine.responders import (
     ToolResult,
     default_responder,
 )
-from .engine.runs import ResponderError
 from .engine.tokens import TiktokenCounter, TokenCounter
 from .engine.truncation import MessageAccount, TruncationReport
+from .engine.turn import ResponderError
 from .http.faults import Fault
 from .state.clock import FrozenClock, RealClock
 from .state.snapshot import SnapshotError
 from .wire.errors import APIError
+
+if TYPE_CHECKING:
+    from .http.server import ThreadedServer
+
+
+def __getattr__(name: str) -> Any:
+    """`ThreadedServer` is imported on first use: it brings uvicorn along."""
+    if name == "ThreadedServer":
+        from .http.server import ThreadedServer
+
+        return ThreadedServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "APIError",
@@ -43,6 +58,7 @@ __all__ = [
     "Script",
     "ScriptExhausted",
     "SnapshotError",
+    "ThreadedServer",
     "TiktokenCounter",
     "TokenCounter",
     "ToolResult",

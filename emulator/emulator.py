@@ -1,4 +1,5 @@
-"""`Emulator`: one fake Assistants service, its clock and responders, and its interceptors.
+"""`Emulator`: the facade a user holds. It wires the layers below (settings, backend, request
+pipeline, interception registry) and owns nothing they own.
 
 One object, used the same way as a context manager, with `start()`/`stop()`, as a pytest
 fixture or behind a local server (like a moto backend behind its decorator and server mode).
@@ -6,50 +7,29 @@ fixture or behind a local server (like a moto backend behind its decorator and s
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
 
-from .adapters.registry import Httpx2Interceptor, HttpxInterceptor
-from .backend import Backend, Settings
+from .adapters.registry import REGISTRY
+from .backend import Backend
 from .engine.models import ModelInfo, ModelRegistry
 from .engine.reply import Reply
 from .engine.responders import Responder, Rules, Script
-from .engine.runs import HoldStatus, Progress, ResponderError, split_words
 from .engine.tokens import TokenCounter
 from .engine.truncation import TruncationReport
+from .engine.turn import ResponderError
 from .http.asgi import AsgiApp
-from .http.faults import ConnectionDropped, Fault, FaultPlan, RequestTimedOut
-from .http.pipeline import Options, Request, Response, dispatch
+from .http.faults import Fault, FaultPlan
+from .http.pipeline import Pipeline, RecordedRequest, Response
 from .state import snapshot as snapshots
 from .state.clock import Clock, FrozenClock, RealClock
-from .state.store import Obj, clone
+from .state.settings import Chunker, HoldStatus, Progress, Settings, split_words
+from .wire.objects import Obj
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-Chunker = Callable[[str], Sequence[str]]
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """A request the emulator received, for assertions on what the code under test sent."""
-
-    method: str
-    url: str
-    path: str
-    query: list[tuple[str, str]]
-    headers: dict[str, str]
-    body: bytes
-    status: int | None = field(default=None, compare=False)
-
-    def json(self) -> Any:
-        """The decoded JSON body (`None` when there is none)."""
-        return json.loads(self.body) if self.body.strip() else None
 
 
 class Emulator:
@@ -75,38 +55,30 @@ class Emulator:
             clock = FrozenClock()
         elif clock == "real":
             clock = RealClock()
-        self.base_urls = tuple(url.rstrip("/") for url in base_urls)
-        self.settings = Settings()
+        self.settings = Settings(
+            required_key=require_key, isolate_keys=isolate_keys, poll_after_ms=poll_after_ms
+        )
         if responder is not None:
             self.settings.responder = responder
         if chunker is not None:
             self.chunker = chunker
         self.backend = Backend(clock=clock, seed=seed, settings=self.settings)
-        self.options = Options(
-            required_key=require_key, isolate_keys=isolate_keys, poll_after_ms=poll_after_ms
-        )
-        self.faults = FaultPlan()
-        self._requests: list[RecordedRequest] = []
-        self._log_lock = threading.Lock()
-        self._interceptors = (HttpxInterceptor(self), Httpx2Interceptor(self))
-        self._started = False
+        self.pipeline = Pipeline(self.backend, self.settings, base_urls)
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> Emulator:
-        """Begin intercepting httpx and httpx2 requests to the base URLs."""
-        if not self._started:
-            for interceptor in self._interceptors:
-                interceptor.start()
-            self._started = True
+        """Begin intercepting httpx and httpx2 requests to the base URLs.
+
+        Raises `BaseURLInUseError` when another started emulator owns one of them: two started
+        emulators need different base URLs.
+        """
+        REGISTRY.register(self.pipeline)
         return self
 
     def stop(self) -> None:
         """Stop intercepting; state is kept (use `reset()` to clear it)."""
-        if self._started:
-            for interceptor in reversed(self._interceptors):
-                interceptor.stop()
-            self._started = False
+        REGISTRY.unregister(self.pipeline)
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -133,88 +105,28 @@ class Emulator:
     def reset(self) -> None:
         """Forget all objects, recorded requests, responder errors and pending faults."""
         self.backend.reset()
-        self.faults.clear()
-        with self._log_lock:
-            self._requests.clear()
+        self.pipeline.reset()
 
     # --- requests ------------------------------------------------------------------------
 
-    def _base_for(self, url: str) -> str | None:
-        for base in self.base_urls:
-            if url == base or url.startswith((base + "/", base + "?")):
-                return base
-        return None
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """The base URLs this emulator answers for while started."""
+        return self.pipeline.base_urls
 
-    def owns(self, url: str) -> bool:
-        """Whether a URL is one of this emulator's (under a base URL)."""
-        return self._base_for(url) is not None
-
-    def api_path(self, url: str) -> tuple[str, list[tuple[str, str]]]:
-        """The path relative to the owning base URL (whole path if none), and the query pairs."""
-        parts = urlsplit(url)
-        base = self._base_for(url)
-        base_path = urlsplit(base).path.rstrip("/") if base is not None else ""
-        return parts.path[len(base_path) :] or "/", parse_qsl(parts.query, keep_blank_values=True)
+    @property
+    def faults(self) -> FaultPlan:
+        """The queued faults (`emu.faults.pending`: how many more requests they will fail)."""
+        return self.pipeline.faults
 
     def handle(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
-        """Answer one HTTP request (what every adapter calls)."""
-        path, query = self.api_path(url)
-        return self.handle_path(method, path, query, headers, body, url=url)
-
-    def handle_path(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        url: str = "",
-    ) -> Response:
-        """Answer a request already split into an API path and query pairs."""
-        lowered = {k.lower(): v for k, v in headers.items()}
-        record = RecordedRequest(method.upper(), url or path, path, query, lowered, body)
-        request_id = self.backend.ids.request_id()
-        fault = self.faults.take(method, path)
-        if fault is not None:
-            self._log(record, fault.status if fault.kind == "status" else None)
-            if fault.kind == "disconnect":
-                raise ConnectionDropped(path)
-            if fault.kind == "timeout":
-                raise RequestTimedOut(path)
-            status, fault_headers, payload = fault.response()
-            return Response(status, {**fault_headers, "x-request-id": request_id}, payload)
-        response = dispatch(
-            self.backend,
-            Request(method.upper(), path, query, lowered, body),
-            self.options,
-            request_id,
-        )
-        self._log(record, response.status)
-        return response
-
-    def _log(self, record: RecordedRequest, status: int | None) -> None:
-        with self._log_lock:
-            self._requests.append(
-                RecordedRequest(
-                    record.method,
-                    record.url,
-                    record.path,
-                    record.query,
-                    record.headers,
-                    record.body,
-                    status,
-                )
-            )
+        """Answer one HTTP request for a full URL, as the adapters do."""
+        return self.pipeline.handle(self.pipeline.request(method, url, headers, body))
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received so far, oldest first (copies: changing them changes nothing)."""
-        with self._log_lock:
-            return [
-                dataclasses.replace(r, headers=dict(r.headers), query=list(r.query))
-                for r in self._requests
-            ]
+        return self.pipeline.requests
 
     # --- responders ----------------------------------------------------------------------
 
@@ -240,7 +152,7 @@ class Emulator:
     @property
     def responder_errors(self) -> list[ResponderError]:
         """Exceptions raised by responders; each one failed its run with `server_error`."""
-        return list(self.backend.runs.responder_errors)
+        return self.backend.responder_errors
 
     # --- time and progress ---------------------------------------------------------------
 
@@ -290,7 +202,7 @@ class Emulator:
     def release(self, run_id: str | None = None) -> None:
         """Lift holds (all when `run_id` is None, else that run's, even from a hold on all
         runs); released runs move on when next observed."""
-        with self.backend.store.lock:
+        with self.backend.lock:
             if run_id is None:
                 self.settings.holds.clear()
             elif None in self.settings.holds:
@@ -311,7 +223,7 @@ class Emulator:
         `emu.register_model(ModelInfo("acme-1", context_window=4096, max_output_tokens=1024,
         encoding="cl100k_base"))`: runs on "acme-1" (and "acme-1-2025-01-01") use these limits.
         """
-        with self.backend.store.lock:
+        with self.backend.lock:
             self.settings.models.register(info)
 
     def use_counter(self, counter: TokenCounter | None) -> None:
@@ -319,7 +231,7 @@ class Emulator:
 
         Any object with `count(text) -> int` and `truncate(text, max_tokens) -> str` will do.
         """
-        with self.backend.store.lock:
+        with self.backend.lock:
             self.settings.counter = None if counter is None else (lambda _info: counter)
 
     def truncation(self, run_id: str) -> list[TruncationReport]:
@@ -332,11 +244,7 @@ class Emulator:
         `usage.prompt_tokens`) and the `budget` it had; `report.account(message_id)` finds one
         message. Raises KeyError for an unknown run.
         """
-        with self.backend.store.lock:
-            state = self.backend.runs.states.get(run_id)
-            if state is None:
-                raise KeyError(f"no run {run_id!r}")
-            return list(state.reports)
+        return self.backend.truncation(run_id)
 
     # --- faults --------------------------------------------------------------------------
 
@@ -374,23 +282,23 @@ class Emulator:
     @property
     def latency(self) -> float:
         """Seconds every request waits before it is answered (0 by default; real time)."""
-        return self.faults.latency
+        return self.settings.latency
 
     @latency.setter
     def latency(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("latency cannot be negative")
-        self.faults.latency = float(seconds)
+        self.settings.latency = float(seconds)
 
     # --- serving and snapshots -----------------------------------------------------------
 
     def asgi_app(self, *, prefix: str = "/v1") -> AsgiApp:
         """This emulator as an ASGI app (API under `prefix`), for uvicorn or `ASGITransport`."""
-        return AsgiApp(self, prefix=prefix)
+        return AsgiApp(self.pipeline, prefix=prefix)
 
     def snapshot(self, path: str | Path | None = None) -> dict[str, Any]:
         """The whole state as JSON-serialisable data (also written to `path` if given)."""
-        data = snapshots.take(self)
+        data = snapshots.take(self.backend, self.settings)
         if path is not None:
             Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return data
@@ -401,7 +309,7 @@ class Emulator:
         Objects, run bookkeeping, clock time, id sequence, progress, holds and models are
         restored exactly; responders, recorded requests, faults and HTTP options are kept.
         """
-        snapshots.restore(self, snapshots.read(source))
+        snapshots.restore(self.backend, self.settings, snapshots.read(source))
         return self
 
     @classmethod
@@ -416,42 +324,31 @@ class Emulator:
     @property
     def assistants(self) -> dict[str, Obj]:
         """Every assistant by id (copies, in creation order)."""
-        return {a["id"]: a for a in self.backend.copy_of(self.backend.store.assistants.values())}
+        return {a["id"]: a for a in self.backend.objects("assistants")}
 
     @property
     def threads(self) -> dict[str, Obj]:
         """Every thread by id (copies, in creation order)."""
-        return {t["id"]: t for t in self.backend.copy_of(self.backend.store.threads.values())}
+        return {t["id"]: t for t in self.backend.objects("threads")}
 
     def messages(self, thread_id: str) -> list[Obj]:
         """A thread's messages, oldest first (copies)."""
-        return self._children(self.backend.store.messages, thread_id, "thread")
+        return self.backend.objects("messages", thread_id)
 
     def runs(self, thread_id: str) -> list[Obj]:
         """A thread's runs, oldest first (copies)."""
-        return self._children(self.backend.store.runs, thread_id, "thread")
+        return self.backend.objects("runs", thread_id)
 
     def steps(self, run_id: str) -> list[Obj]:
         """A run's steps, oldest first (copies)."""
-        return self._children(self.backend.store.steps, run_id, "run")
-
-    def _children(self, table: Mapping[str, Any], key: str, kind: str) -> list[Obj]:
-        with self.backend.store.lock:
-            thread_id = key if kind == "thread" else self.backend.store.run_thread.get(key)
-            if thread_id in self.backend.store.runs:  # views show expiry, like an API read
-                self.backend.runs.observe(thread_id, poll=False)
-            collection = table.get(key)
-            if collection is None:
-                raise KeyError(f"no {kind} {key!r}")
-            return clone(collection.values())
+        return self.backend.objects("steps", run_id)
 
     def check_invariants(self) -> list[str]:
         """Every broken cross-object rule in the state (empty when consistent)."""
-        with self.backend.store.lock:
-            return self.backend.store.check_invariants()
+        return self.backend.check_invariants()
 
     def __repr__(self) -> str:
-        counts = ", ".join(f"{k}={v}" for k, v in self.backend.store.counts().items())
+        counts = ", ".join(f"{k}={v}" for k, v in self.backend.counts().items())
         return f"<Emulator {counts} clock={self.clock!r}>"
 
 

@@ -579,10 +579,10 @@ def test_failed_requests_do_not_shift_the_ids() -> None:
     quiet, noisy = Emulator(seed=1), Emulator(seed=1)
     headers = {"authorization": "Bearer sk-test"}
     for method, path, _, body, _ in MALFORMED.values():
-        noisy.handle_path(method, path.format(a="asst_x", t="thread_x"), [], headers, body)
+        noisy.handle(method, API + path.format(a="asst_x", t="thread_x"), headers, body)
 
     made = [
-        emulator.handle_path("POST", "/threads", [], headers, b"{}").json()["id"]
+        emulator.handle("POST", f"{API}/threads", headers, b"{}").json()["id"]
         for emulator in (quiet, noisy)
     ]
     assert made[0] == made[1]
@@ -594,7 +594,7 @@ def test_a_bug_in_the_emulator_is_a_logged_500_not_an_exception_in_the_client(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(emu.backend, "get_assistant", broken)
+    monkeypatch.setattr(emu.backend.scoped(None).assistants, "get", broken)
     client = openai.OpenAI(api_key="sk-test", max_retries=0)
 
     with pytest.raises(openai.InternalServerError) as raised:

@@ -7,7 +7,7 @@ The SDK's default `max_retries=2` means three attempts, numbered by `x-stainless
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
+import time
 
 import openai
 import pytest
@@ -207,7 +207,7 @@ def test_latency_delays_every_answer(
     emu: Emulator, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[float] = []
-    monkeypatch.setattr("emulator.adapters.registry.time", SimpleNamespace(sleep=waits.append))
+    monkeypatch.setattr(time, "sleep", waits.append)
     emu.latency = 0.25
 
     client.beta.threads.create()

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from emulator import Emulator, RunContext, reply
 from emulator.engine.reply import Reply
-from emulator.http.pipeline import INCLUDE_FILE_SEARCH_CONTENT, ROUTES, Handler, resolve
+from emulator.http.routes import INCLUDE_FILE_SEARCH_CONTENT, ROUTES, Handler, resolve
 from emulator.wire import requests as schemas
 from emulator.wire.render import pretty_json
 
@@ -130,7 +130,7 @@ def fingerprint(emu: Emulator) -> str:
                 store.active_run,
                 store.run_thread,
                 store.owner,
-                backend.runs.states,
+                backend.engine.states,
             )
         )
 
@@ -393,7 +393,7 @@ def check_answer(emu: Emulator, method: str, url: str, head: dict[str, str], bod
         assert fingerprint(emu) == before, f"a {response.status} changed the state"
         check_error(json.loads(content))
         return response.status
-    path, _ = emu.api_path(url)
+    path = emu.pipeline.request(method, url, {}, b"").path
     handler: Handler = resolve(method.upper(), path)[0]
     if response.events is not None:
         check_stream(content)

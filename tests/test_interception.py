@@ -9,6 +9,7 @@ emulator starts, so the emulator's pass-through lands there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 import respx
 
 from emulator import Emulator
+from emulator.adapters.registry import BaseURLInUseError
 
 AUTH = {"Authorization": "Bearer sk-test", "OpenAI-Beta": "assistants=v2"}
 API = "https://api.openai.com/v1"
@@ -310,3 +312,95 @@ def test_users_respx_mocks_keep_answering_their_hosts(emulator_first: bool) -> N
         for stop in stops:
             stop()
     assert [r.path for r in emulator.requests] == ["/assistants"]
+
+
+# --- several emulators: one registry ---------------------------------------------------------
+
+BASES = {"a": "https://a.test/v1", "b": "https://b.test/v1"}
+STOP_ORDERS = pytest.mark.parametrize(
+    "stop_order", [("a", "b"), ("b", "a")], ids=["stop-a-first", "stop-b-first"]
+)
+
+
+@pytest.mark.anyio
+@STOP_ORDERS
+@plain_clients
+async def test_two_emulators_on_their_own_base_urls_start_and_stop_in_any_order(
+    send: Send, upstream: Upstream, stop_order: tuple[str, str]
+) -> None:
+    emulators = {name: Emulator(base_urls=[base]).start() for name, base in BASES.items()}
+    try:
+        for name in emulators:
+            assert (await send("POST", f"{BASES[name]}/assistants"))[0] == 200
+        first, second = stop_order
+        emulators[first].stop()
+        assert await send("POST", f"{BASES[first]}/assistants") == (200, "upstream")
+        assert (await send("POST", f"{BASES[second]}/assistants"))[0] == 200
+        emulators[second].stop()
+        for base in BASES.values():
+            assert await send("POST", f"{base}/assistants") == (200, "upstream")
+    finally:
+        for emulator in emulators.values():
+            emulator.stop()
+
+    assert {name: len(e.requests) for name, e in emulators.items()} == {
+        first: 1,
+        second: 2,
+    }  # a stopped emulator answers nothing
+    assert len(upstream.urls) == 3
+
+
+@STOP_ORDERS
+def test_the_sdk_talks_to_each_started_emulator(
+    upstream: Upstream, stop_order: tuple[str, str]
+) -> None:
+    clients = {
+        name: openai.OpenAI(api_key="sk-test", base_url=base, max_retries=0)
+        for name, base in BASES.items()
+    }
+    emulators = {name: Emulator(base_urls=[base]).start() for name, base in BASES.items()}
+    try:
+        made = {name: client.beta.threads.create().id for name, client in clients.items()}
+        first, second = stop_order
+        emulators[first].stop()
+        stopped = clients[first].beta.threads.with_raw_response.create()
+        assert stopped.http_response.text == "upstream"
+        assert clients[second].beta.threads.retrieve(made[second]).id == made[second]
+    finally:
+        for emulator in emulators.values():
+            emulator.stop()
+
+    assert {name: list(e.threads) for name, e in emulators.items()} == {
+        name: [thread_id] for name, thread_id in made.items()
+    }
+    assert [len(emulators[name].requests) for name in stop_order] == [1, 2]
+
+
+def test_the_transports_are_restored_after_the_last_of_two_stops() -> None:
+    originals = (httpx2.HTTPTransport.handle_request, httpcore.ConnectionPool.handle_request)
+    a, b = (Emulator(base_urls=[base]) for base in BASES.values())
+    a.start()
+    b.start()
+    a.stop()
+    assert httpx2.HTTPTransport.handle_request is not originals[0]
+    b.stop()
+    assert (httpx2.HTTPTransport.handle_request, httpcore.ConnectionPool.handle_request) == (
+        originals
+    )
+
+
+@pytest.mark.parametrize(
+    "second_base",
+    [API, f"{API}/", "https://api.openai.com", f"{API}/threads"],
+    ids=["same", "trailing-slash", "above", "below"],
+)
+def test_a_second_emulator_on_an_owned_base_url_is_refused(second_base: str) -> None:
+    with Emulator() as first:
+        second = Emulator(base_urls=[second_base])
+        with pytest.raises(BaseURLInUseError, match=re.escape(second_base.rstrip("/"))):
+            second.start()
+        answer = httpx.post(f"{API}/threads", headers=AUTH)
+
+    assert answer.status_code == 200
+    assert len(first.threads) == 1 and second.requests == []
+    second.stop()  # never started: nothing to do

@@ -135,9 +135,12 @@ def test_marker_keywords_configure_the_emulator(emu: Emulator) -> None:
     assistant = openai.OpenAI(api_key="sk-right", base_url=base_url).beta.assistants.create(
         model="gpt-4o"
     )
-    twin = Emulator(seed=7)  # not started: `handle_path` answers a request directly
-    expected = twin.handle_path(
-        "POST", "/assistants", [], {"Authorization": "Bearer k"}, b'{"model": "gpt-4o"}'
+    twin = Emulator(seed=7)  # not started: `handle` answers a request directly
+    expected = twin.handle(
+        "POST",
+        "https://api.openai.com/v1/assistants",
+        {"Authorization": "Bearer k"},
+        b'{"model": "gpt-4o"}',
     ).json()["id"]
 
     assert emu.base_urls == (base_url,)

@@ -534,7 +534,7 @@ def test_allow_remote_binds_with_a_warning(
 def test_the_options_configure_the_emulator(tmp_path: Path) -> None:
     defaults = build_emulator(build_parser().parse_args([]))
     assert isinstance(defaults.clock, RealClock)
-    assert defaults.options.required_key is None and not defaults.options.isolate_keys
+    assert defaults.settings.required_key is None and not defaults.settings.isolate_keys
 
     arguments = ["--seed", "42", "--clock", "frozen", "--progress", "step"]
     arguments += ["--require-key", "sk-x", "--isolate-keys"]
@@ -542,7 +542,7 @@ def test_the_options_configure_the_emulator(tmp_path: Path) -> None:
     arguments += ["--responder", str(FIXTURES / "support_bot_script.json")]
     emu = build_emulator(build_parser().parse_args(arguments))
 
-    assert (emu.options.required_key, emu.options.isolate_keys) == ("sk-x", True)
+    assert (emu.settings.required_key, emu.settings.isolate_keys) == ("sk-x", True)
     assert emu.progress == "step"
     assert isinstance(emu.settings.responder, Script)
     assert (

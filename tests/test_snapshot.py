@@ -144,7 +144,7 @@ def test_key_ownership_is_restored(emu: Emulator) -> None:
     emu.stop()
 
     with copy:
-        assert copy.options.isolate_keys
+        assert copy.settings.isolate_keys
         with pytest.raises(openai.NotFoundError):
             openai.OpenAI(api_key="sk-bob").beta.threads.retrieve(thread.id)
         assert alice.beta.threads.retrieve(thread.id).id == thread.id
@@ -155,7 +155,7 @@ def test_from_snapshot_options_override_the_saved_ones(emu: Emulator) -> None:
 
     copy = Emulator.from_snapshot(data, require_key="sk-only", clock="real")
 
-    assert copy.options.required_key == "sk-only"
+    assert copy.settings.required_key == "sk-only"
     assert abs(copy.clock.now() - data["clock"]["now"]) <= 1  # the real clock resumes there
 
 

@@ -16,6 +16,7 @@ import pytest
 from openai.types.beta import Assistant, AssistantStreamEvent, Thread
 
 from emulator import Emulator, reply
+from emulator.wire import objects
 
 BASE = "https://api.openai.com/v1"
 HEADERS = {"Authorization": "Bearer sk-test", "OpenAI-Beta": "assistants=v2"}
@@ -475,12 +476,12 @@ def test_a_faulty_chunker_fails_the_run_streamed_or_not(
 
 @pytest.fixture
 def broken_step_completion(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An emulator bug in the middle of a run: completing a step raises."""
+    """An emulator bug in the middle of a run: building a step's usage raises."""
 
     def fail(*args: object) -> None:
         raise KeyError("internal")
 
-    monkeypatch.setattr(emu.backend.runs, "_complete_step", fail)
+    monkeypatch.setattr(objects, "usage", fail)
 
 
 @pytest.mark.usefixtures("broken_step_completion")

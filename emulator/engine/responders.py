@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine import reply
-from ..engine.reply import Reply
-from ..engine.truncation import TruncationReport
+from . import reply
+from .reply import Reply
+from .truncation import TruncationReport
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
-from emulator.tokens import TokenCounter, message_tokens
+from .tokens import TokenCounter, message_tokens
 
 __all__ = [
     "MIN_SHORTENED",

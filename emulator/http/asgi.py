@@ -1,8 +1,10 @@
 """ASGI adapter: serve an `Emulator` to any ASGI server (uvicorn) or `httpx.ASGITransport`.
 
-Thin on purpose: it turns an ASGI request into `Emulator.handle_path(...)` and the `Response`
-back into ASGI messages. The API lives under `prefix` (default `/v1`), so a client's base URL is
-`http://HOST:PORT/v1`. Server-sent events go out as one body chunk per frame.
+Thin on purpose: it turns an ASGI request into a pipeline `Request` and the `Response` back into
+ASGI messages. The API lives under `prefix` (default `/v1`), so a client's base URL is
+`http://HOST:PORT/v1`; other ASGI apps can be mounted beside it (`mounts`, by path prefix). A
+path under neither is the API's 404, rendered by the pipeline. Server-sent events go out as one
+body chunk per frame.
 
 Injected network faults: a dropped connection closes the socket without a response, and a
 timeout sends nothing until the client gives up. ASGI has no message that closes a connection,
@@ -12,28 +14,24 @@ so both need the server's transport, which uvicorn's `receive` carries; under an
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
 
-from ..http.faults import ConnectionDropped, RequestTimedOut
-from ..http.pipeline import Response
 from ..wire.errors import NotFoundError
-from ..wire.render import pretty_json
-
-if TYPE_CHECKING:
-    from ..emulator import Emulator
+from .faults import ConnectionDropped, RequestTimedOut
+from .pipeline import Request, RequestHandler, Response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("emulator.server")
 
@@ -45,20 +43,41 @@ class _Transport(Protocol):
 class AsgiApp:
     """The emulator's HTTP API as an ASGI 3 application (`Emulator.asgi_app()` builds one)."""
 
-    def __init__(self, emulator: Emulator, *, prefix: str = "/v1") -> None:
-        self.emulator = emulator
+    def __init__(
+        self,
+        handler: RequestHandler,
+        *,
+        prefix: str = "/v1",
+        mounts: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
+        self.handler = handler
         self.prefix = prefix.rstrip("/")
+        self.mounts = dict(mounts or {})  # path prefix -> app (e.g. a control API)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
         elif scope["type"] == "http":
-            await self._http(scope, receive, send)
+            mounted = self._mounted(_path(scope))
+            if mounted is not None:
+                prefix, app = mounted
+                await app(
+                    {**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send
+                )
+            else:
+                await self._http(scope, receive, send)
         else:
             raise ValueError(f"the emulator serves HTTP only, not {scope['type']!r}")
 
+    def _mounted(self, path: str) -> tuple[str, ASGIApp] | None:
+        for prefix, app in self.mounts.items():
+            if _under(path, prefix.rstrip("/")):
+                return prefix.rstrip("/"), app
+        return None
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        handler = self.handler
         method: str = scope["method"]
         full_path = _path(scope)
         query_string = scope.get("query_string", b"").decode("latin-1")
@@ -66,27 +85,24 @@ class AsgiApp:
         body = await _read_body(receive)
         if body is None:
             return  # the client left before sending its whole request
-        if not (full_path == self.prefix or full_path.startswith(self.prefix + "/")):
-            error = NotFoundError(f"Invalid URL ({method} {full_path})")
-            answer = Response(404, {"content-type": "application/json"}, pretty_json(error.body()))
+        if not _under(full_path, self.prefix):
+            answer = handler.render_error(NotFoundError(f"Invalid URL ({method} {full_path})"))
             await _send_response(answer, send)
             _log(scope, method, target, str(answer.status), started)
             return
-        latency = self.emulator.faults.latency
-        if latency:
-            await anyio.sleep(latency)
+        if handler.latency:
+            await anyio.sleep(handler.latency)
         headers = _headers(scope)
-        handle = functools.partial(
-            self.emulator.handle_path,
-            method,
+        request = Request(
+            method.upper(),
             full_path[len(self.prefix) :] or "/",
             parse_qsl(query_string, keep_blank_values=True),
             headers,
             body,
-            url=_url(scope, headers, target),
+            _url(scope, headers, target),
         )
-        try:
-            answer = await anyio.to_thread.run_sync(handle)  # responders may take their time
+        try:  # responders may take their time: off the event loop
+            answer = await anyio.to_thread.run_sync(handler.handle, request)
         except ConnectionDropped:
             _log(scope, method, target, "connection dropped (injected fault)", started)
             await _drop(receive, wait=False)
@@ -97,6 +113,10 @@ class AsgiApp:
             return
         await _send_response(answer, send)
         _log(scope, method, target, str(answer.status), started)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -1,10 +1,11 @@
 """Fault injection: chosen requests fail as a misbehaving service would, touching no state.
 
-Faults are checked before a request reaches the backend, so a failed create creates nothing.
-Status faults become OpenAI-shaped error responses; `disconnect` and `timeout` raise
-`ConnectionDropped` / `RequestTimedOut`, which each adapter turns into its HTTP library's own
-exception, or, served over HTTP, into a connection closed without a response / a response that
-never comes (so the SDK sees `APIConnectionError` / `APITimeoutError` and retries as it would).
+The pipeline checks faults before a request reaches the backend, so a failed create creates
+nothing. A status fault answers with its `APIError` (429 `RateLimitError`, 5xx `ServerError`);
+`disconnect` and `timeout` raise `ConnectionDropped` / `RequestTimedOut`, which each adapter
+turns into its HTTP library's own exception, or, served over HTTP, into a connection closed
+without a response / a response that never comes (so the SDK sees `APIConnectionError` /
+`APITimeoutError` and retries as it would).
 """
 
 from __future__ import annotations
@@ -14,23 +15,15 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-from ..wire.render import pretty_json
+from ..wire.errors import SERVER_ERROR_MESSAGE, APIError, RateLimitError, ServerError
 
 FaultKind = Literal["status", "disconnect", "timeout"]
 
-_DEFAULT_MESSAGES = {
-    429: (
-        "Rate limit reached for requests. Please try again later.",
-        "requests",
-        "rate_limit_exceeded",
-    ),
-    500: (
-        "The server had an error while processing your request. Sorry about that!",
-        "server_error",
-        None,
-    ),
-    502: ("Bad gateway.", "server_error", None),
-    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+_MESSAGES = {
+    429: "Rate limit reached for requests. Please try again later.",
+    500: SERVER_ERROR_MESSAGE,
+    502: "Bad gateway.",
+    503: "The engine is currently overloaded, please try again later.",
 }
 
 
@@ -59,19 +52,24 @@ class Fault:
             return False
         return self.path is None or re.search(self.path, path) is not None
 
-    def response(self) -> tuple[int, dict[str, str], bytes]:
-        """Status, headers and body of a status fault, in the OpenAI error envelope."""
-        default, kind, code = _DEFAULT_MESSAGES.get(
-            self.status, ("Injected fault.", "server_error", None)
-        )
-        body = {
-            "error": {"message": self.message or default, "type": kind, "param": None, "code": code}
-        }
-        headers = {"content-type": "application/json"}
+    def error(self) -> APIError:
+        """What a status fault answers: the wire error, with `retry-after` when asked for."""
+        message = self.message or _MESSAGES.get(self.status, "Injected fault.")
+        headers = {}
         if self.retry_after is not None:
             headers["retry-after"] = f"{self.retry_after:g}"
             headers["retry-after-ms"] = f"{self.retry_after * 1000:g}"  # 0.0001 s stays > 0
-        return self.status, headers, pretty_json(body)
+        if self.status == 429:
+            return RateLimitError(message, code="rate_limit_exceeded", headers=headers)
+        return ServerError(message, status=self.status, headers=headers)
+
+    def strike(self, path: str) -> None:
+        """Fail the request: raise what this fault does to it."""
+        if self.kind == "disconnect":
+            raise ConnectionDropped(path)
+        if self.kind == "timeout":
+            raise RequestTimedOut(path)
+        raise self.error()
 
 
 class FaultPlan:
@@ -80,7 +78,6 @@ class FaultPlan:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
-        self.latency: float = 0.0
 
     def add(self, fault: Fault) -> Fault:
         if fault.times < 1:
@@ -92,7 +89,6 @@ class FaultPlan:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
-            self.latency = 0.0
 
     @property
     def pending(self) -> int:

@@ -104,6 +104,7 @@ class ThreadedServer:
     ) -> None:
         if not (allow_remote or is_loopback(host)):
             raise ValueError(f"{host} is not a loopback address: pass allow_remote=True")
+        self._emulator = emulator
         self.app = emulator.asgi_app()
         self.host = host
         self._requested_port = port
@@ -115,11 +116,12 @@ class ThreadedServer:
     @property
     def emulator(self) -> Emulator:
         """The emulator being served; assign another to serve it instead (e.g. one per test)."""
-        return self.app.emulator
+        return self._emulator
 
     @emulator.setter
     def emulator(self, emulator: Emulator) -> None:
-        self.app.emulator = emulator
+        self._emulator = emulator
+        self.app.handler = emulator.pipeline
 
     @property
     def url(self) -> str:

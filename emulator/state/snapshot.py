@@ -16,16 +16,16 @@ import json
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
+from ..backend import Backend
 from ..engine.models import DEFAULT_MODELS, ModelInfo, ModelRegistry
 from ..engine.responders import ToolResult
-from ..engine.runs import RunState
 from ..engine.truncation import MessageAccount, TruncationReport
-from ..state.store import ACTIVE_RUN_STATUSES, Obj
-
-if TYPE_CHECKING:
-    from ..emulator import Emulator
+from ..engine.turn import RunState
+from ..wire.objects import Obj
+from .settings import Settings
+from .store import ACTIVE_RUN_STATUSES
 
 FORMAT = "assistants-emulator/snapshot"
 VERSION = 1
@@ -51,9 +51,9 @@ def read(source: Source) -> Snapshot:
     return data
 
 
-def take(emulator: Emulator) -> Snapshot:
-    """The emulator's state as JSON-serialisable data (see the module docstring)."""
-    backend = emulator.backend
+def take(backend: Backend, settings: Settings) -> Snapshot:
+    """The backend's state and the settings as JSON-serialisable data (see the module
+    docstring)."""
     store = backend.store
     with store.lock:
         threads = []
@@ -62,7 +62,7 @@ def take(emulator: Emulator) -> Snapshot:
                 {
                     "run": run,
                     "steps": store.steps[run["id"]].values(),
-                    "state": _state_data(backend.runs.states.get(run["id"], RunState())),
+                    "state": _state_data(backend.engine.states.get(run["id"], RunState())),
                 }
                 for run in store.runs[thread["id"]]
             ]
@@ -73,15 +73,14 @@ def take(emulator: Emulator) -> Snapshot:
                     "runs": runs,
                 }
             )
-        settings = emulator.settings
         data: Snapshot = {
             "format": FORMAT,
             "version": VERSION,
             "clock": {"now": backend.clock.now()},
             "options": {
-                "require_key": emulator.options.required_key,
-                "isolate_keys": emulator.options.isolate_keys,
-                "poll_after_ms": emulator.options.poll_after_ms,
+                "require_key": settings.required_key,
+                "isolate_keys": settings.isolate_keys,
+                "poll_after_ms": settings.poll_after_ms,
             },
             "settings": {
                 "progress": settings.progress,
@@ -103,29 +102,27 @@ def take(emulator: Emulator) -> Snapshot:
         return result
 
 
-def restore(emulator: Emulator, data: Snapshot) -> None:
-    """Replace the emulator's state with a snapshot's; on bad data, raise and change nothing."""
-    store = emulator.backend.store
-    if not callable(getattr(emulator.backend.clock, "move_to", None)):
-        raise TypeError(f"cannot restore the time of {emulator.backend.clock!r}: no move_to()")
+def restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
+    """Replace the state with a snapshot's; on bad data, raise and change nothing."""
+    store = backend.store
+    if not callable(getattr(backend.clock, "move_to", None)):
+        raise TypeError(f"cannot restore the time of {backend.clock!r}: no move_to()")
     with store.lock:
-        before = take(emulator)
+        before = take(backend, settings)
         try:
-            _restore(emulator, data)
+            _restore(backend, settings, data)
             problems = store.check_invariants()
             if problems:
                 raise SnapshotError("inconsistent snapshot: " + "; ".join(problems))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, struct.error) as error:
-            _restore(emulator, before)
+            _restore(backend, settings, before)
             if isinstance(error, SnapshotError):
                 raise
             raise SnapshotError(f"malformed snapshot: {type(error).__name__}: {error}") from error
 
 
-def _restore(emulator: Emulator, data: Snapshot) -> None:
-    backend = emulator.backend
+def _restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
     store = backend.store
-    settings = emulator.settings
     backend.reset()
     for assistant in data["assistants"]:
         store.assistants.add(_object(assistant, "assistant"))
@@ -139,7 +136,7 @@ def _restore(emulator: Emulator, data: Snapshot) -> None:
             store.add_run(run)
             for step in run_entry["steps"]:
                 store.steps[run["id"]].add(_object(step, "thread.run.step"))
-            backend.runs.states[run["id"]] = _state(run_entry.get("state") or {})
+            backend.engine.states[run["id"]] = _state(run_entry.get("state") or {})
             if run["status"] in ACTIVE_RUN_STATUSES:
                 store.active_run[run["thread_id"]] = run["id"]
     store.owner.update({str(k): str(v) for k, v in data["owners"].items()})

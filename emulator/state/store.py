@@ -9,10 +9,10 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
-Obj = dict[str, Any]
+from ..wire.objects import Obj, Page
+
 Order = Literal["asc", "desc"]
 T = TypeVar("T")
 
@@ -33,23 +33,6 @@ def _clone(value: Any) -> Any:
     if kind is list:
         return [_clone(item) for item in value]
     return value if kind in _IMMUTABLE else copy.deepcopy(value)
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a cursor list, rendered as `{"object": "list", ...}`."""
-
-    data: list[Obj]
-    has_more: bool
-
-    def render(self) -> Obj:
-        return {
-            "object": "list",
-            "data": self.data,
-            "first_id": self.data[0]["id"] if self.data else None,
-            "last_id": self.data[-1]["id"] if self.data else None,
-            "has_more": self.has_more,
-        }
 
 
 class Collection:

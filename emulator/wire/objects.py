@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from ..state.store import Obj
-
+Obj = dict[str, Any]  # a wire object: plain JSON data with the API's keys
 DEFAULT_TRUNCATION: Obj = {"type": "auto", "last_messages": None}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a cursor list, rendered as `{"object": "list", ...}`."""
+
+    data: list[Obj]
+    has_more: bool
+
+    def render(self) -> Obj:
+        return {
+            "object": "list",
+            "data": self.data,
+            "first_id": self.data[0]["id"] if self.data else None,
+            "last_id": self.data[-1]["id"] if self.data else None,
+            "has_more": self.has_more,
+        }
 
 
 def echo_tools(tools: list[Obj]) -> list[Obj]:

@@ -1,4 +1,5 @@
-"""REST bodies as the service writes them: JSON pretty-printed with a 2-space indent.
+"""Bodies as the service writes them: REST JSON pretty-printed with a 2-space indent, SSE frames
+with compact JSON. The only place a response body is written.
 
 `json.dumps(indent=2)` falls back to the pure-Python encoder, which made rendering the largest
 cost of a request; `pretty_json` writes the same bytes about three times faster by escaping
@@ -11,7 +12,29 @@ import json
 from json.encoder import encode_basestring_ascii as _escape
 from typing import Any
 
+from .errors import APIError
+
 _INFINITY = float("inf")
+DONE_FRAME = b"event: done\ndata: [DONE]\n\n"
+
+
+def compact_json(value: Any) -> str:
+    """The `data:` of an SSE event: JSON without spaces."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def event_frame(name: str, data: str) -> bytes:
+    """One server-sent event (`data` is already JSON)."""
+    return f"event: {name}\ndata: {data}\n\n".encode()
+
+
+def error_frame(error: APIError) -> bytes:
+    """A failure in the middle of a stream, as an `error` event.
+
+    The data is wrapped as `{"error": {...}}`: the one shape every SDK line raises `APIError`
+    for (the spec's bare Error object is silently dropped by the stream helpers).
+    """
+    return event_frame("error", compact_json(error.body()))
 
 
 def pretty_json(value: Any) -> bytes:

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ..wire.errors import InvalidRequestError
+from .errors import InvalidRequestError
 
 METADATA_MAX_KEYS = 16
 METADATA_KEY_MAX = 64

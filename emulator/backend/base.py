@@ -1,0 +1,105 @@
+"""What every resource of the backend shares: the state it acts on, the key scope it acts for,
+and the lookups that make an object another key owns look absent (the real 404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine.runs import RunEngine
+from ..state.clock import Clock
+from ..state.ids import IdGenerator
+from ..state.settings import Settings
+from ..state.store import Collection, Order, Store
+from ..wire.errors import InvalidRequestError, not_found
+from ..wire.objects import Obj, Page
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A cursor list request: `limit`, `order`, `after`, `before`."""
+
+    limit: int = 20
+    order: Order = "desc"
+    after: str | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """The state of one emulated service, shared by every scope."""
+
+    store: Store
+    clock: Clock
+    ids: IdGenerator
+    settings: Settings
+    engine: RunEngine
+
+
+class Resource:
+    """One resource's operations for one key scope (`owner`: the API key, or None for all)."""
+
+    def __init__(self, service: Service, owner: str | None) -> None:
+        self.service = service
+        self.store = service.store
+        self.engine = service.engine
+        self.owner = owner
+
+    # --- key scope -----------------------------------------------------------------------
+
+    def visible(self, object_id: str) -> bool:
+        recorded = self.store.owner.get(object_id)
+        return recorded is None or self.owner is None or recorded == self.owner
+
+    def claim(self, object_id: str) -> None:
+        if self.owner is not None:
+            self.store.owner[object_id] = self.owner
+
+    def assistant(self, assistant_id: str) -> Obj:
+        """The assistant, or the real 404 (also for one another API key owns)."""
+        found = self.store.assistants.get(assistant_id)
+        if found is None or not self.visible(assistant_id):
+            raise not_found("assistant", assistant_id)
+        return found
+
+    def thread(self, thread_id: str) -> Obj:
+        """The thread, or the real 404 (also for one another API key owns)."""
+        found = self.store.threads.get(thread_id)
+        if found is None or not self.visible(thread_id):
+            raise not_found("thread", thread_id)
+        return found
+
+    # --- shared helpers ------------------------------------------------------------------
+
+    def new_id(self, prefix: str) -> str:
+        return self.service.ids.new(prefix)
+
+    def now(self) -> int:
+        return self.service.clock.now()
+
+    def make_vector_stores(self, data: Obj) -> None:
+        """Turn a `file_search.vector_stores` creation helper into the new store's id."""
+        file_search = (data.get("tool_resources") or {}).get("file_search") or {}
+        helpers = file_search.pop("vector_stores", None) or []
+        if helpers and file_search.get("vector_store_ids"):
+            raise InvalidRequestError(
+                "Invalid 'tool_resources.file_search': provide either 'vector_store_ids' or "
+                "'vector_stores', not both.",
+                param="tool_resources.file_search",
+            )
+        if helpers:
+            file_search["vector_store_ids"] = [self.new_id("vs") for _ in helpers]
+
+
+def dump(body: Any) -> Obj:
+    """A validated body as plain data: only the fields the client sent, by their wire names."""
+    data: Obj = body.model_dump(by_alias=True, exclude_unset=True)
+    return data
+
+
+def page(collection: Collection, query: ListQuery, where: Any = None) -> Page:
+    """A page of a collection as a list request asks for it."""
+    return collection.page(
+        limit=query.limit, order=query.order, after=query.after, before=query.before, where=where
+    )

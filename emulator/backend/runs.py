@@ -1,0 +1,81 @@
+"""Runs and their steps: create (also with a new thread), retrieve, list, modify, cancel,
+submit tool outputs. The status machine itself is `engine.runs`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..engine.stream import Events, Frame
+from ..wire import requests as schemas
+from ..wire.errors import not_found
+from ..wire.objects import Obj, Page
+from .base import ListQuery, Resource, dump, page
+from .threads import Threads
+
+
+class Runs(Resource):
+    def create(self, thread_id: str, body: schemas.CreateRun, events: Events) -> Obj:
+        self.thread(thread_id)
+        data = dump(body)
+        assistant = self.assistant(data["assistant_id"])
+        return self.engine.create(thread_id, assistant, data, events)
+
+    def create_thread_and_run(self, body: schemas.CreateThreadAndRun, events: Events) -> Obj:
+        data = dump(body)
+        assistant = self.assistant(data["assistant_id"])
+        thread_body = schemas.CreateThread.model_validate(data.get("thread") or {})
+        if data.get("tool_resources") is not None:
+            resources = schemas.NewToolResources.model_validate(data["tool_resources"])
+            thread_body.tool_resources = resources
+        thread = Threads(self.service, self.owner).create(thread_body)
+        events("thread.created", thread)
+        try:
+            return self.engine.create(thread["id"], assistant, data, events)
+        except Exception:
+            self.store.remove_thread(thread["id"])  # a rejected run leaves no thread behind
+            raise
+
+    def stream(self, run: Obj, events: Events) -> Iterator[Frame]:
+        """The SSE frames that follow a run a streamed request created or moved."""
+        return self.engine.stream(run["thread_id"], run["id"], events)
+
+    def get(self, thread_id: str, run_id: str) -> Obj:
+        self.thread(thread_id)
+        self.engine.observe(thread_id)
+        return self.engine.get_run(thread_id, run_id)
+
+    def list(self, thread_id: str, query: ListQuery) -> Page:
+        self.thread(thread_id)
+        self.engine.observe(thread_id)
+        return page(self.store.runs[thread_id], query)
+
+    def modify(self, thread_id: str, run_id: str, body: schemas.ModifyMetadata) -> Obj:
+        self.thread(thread_id)
+        self.engine.observe(thread_id, poll=False)
+        run = self.engine.get_run(thread_id, run_id)
+        run["metadata"] = dict(body.metadata or {})
+        return run
+
+    def cancel(self, thread_id: str, run_id: str, events: Events) -> Obj:
+        self.thread(thread_id)
+        return self.engine.cancel(thread_id, run_id, events)
+
+    def submit_tool_outputs(
+        self, thread_id: str, run_id: str, body: schemas.SubmitToolOutputs, events: Events
+    ) -> Obj:
+        self.thread(thread_id)
+        outputs = [o.model_dump() for o in body.tool_outputs]
+        return self.engine.submit_tool_outputs(thread_id, run_id, outputs, events)
+
+    # --- run steps -----------------------------------------------------------------------
+
+    def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page:
+        self.get(thread_id, run_id)
+        return page(self.store.steps[run_id], query)
+
+    def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj:
+        self.get(thread_id, run_id)
+        found = self.store.steps[run_id].get(step_id)
+        if found is None:
+            raise not_found("run step", step_id)
+        return found

@@ -1,0 +1,445 @@
+"""One model turn of a run: its token budget, the prompt it sees, the responder call, what the
+reply writes (a message, or a step of tool calls) and what it costs.
+
+Tokens (formula in `tokens`, rules in `truncation`): each turn truncates the thread to its
+budget, the model's prompt budget capped by what the run's earlier turns left of
+`max_prompt_tokens`. A prompt that cannot fit ends the run `incomplete` (`max_prompt_tokens`)
+or, without that limit, `failed` (`invalid_prompt`). A reply longer than what is left of
+`max_completion_tokens` is cut to the tokens that fit, in an `incomplete` message (`max_tokens`),
+and ends the run `incomplete` (`max_completion_tokens`); tool calls that do not fit are not
+made. Each step's usage is its turn's prompt and reply; the run's usage is the sum of its
+steps (a turn that leaves no step, such as a failure, counts nothing).
+
+A turn never changes the run's status itself: it returns the outcome (`Ending` or
+`ActionRequired`) and the status machine in `runs` applies it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..state.clock import Clock
+from ..state.ids import IdGenerator
+from ..state.settings import Settings
+from ..state.store import Store, clone
+from ..wire import events as shapes
+from ..wire import objects
+from ..wire.objects import Obj
+from . import reply
+from .models import ModelInfo
+from .responders import ContextMessage, RunContext, ToolResult, as_reply
+from .stream import Events
+from .tokens import TokenCounter, fixed_prompt_tokens
+from .truncation import PromptIndex, PromptMessage, TruncationReport, TruncationStrategy, truncate
+
+log = logging.getLogger("emulator")
+IMAGE_TEXT = "[image]"
+
+
+@dataclass
+class RunState:
+    """Engine bookkeeping of one run that is not part of the wire object."""
+
+    tool_results: list[ToolResult] = field(default_factory=list)
+    new_results: int = 0
+    pending_step_id: str | None = None
+    pending_usage: tuple[int, int] = (0, 0)
+    turn: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reports: list[TruncationReport] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ResponderError:
+    """An exception a responder raised (or a reply it could not give); its run failed."""
+
+    run_id: str
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class Ending:
+    """A turn ends its run: terminal `status`, with an `incomplete_details` reason or an error."""
+
+    status: str
+    reason: str | None = None
+    error: Obj | None = None
+
+
+def failed(code: str, message: str) -> Ending:
+    return Ending("failed", error={"code": code, "message": message})
+
+
+@dataclass(frozen=True)
+class ActionRequired:
+    """A turn made function calls: the run waits for their outputs."""
+
+    calls: list[Obj]
+
+
+Outcome = Ending | ActionRequired
+
+
+def prompt_message(message: Obj) -> PromptMessage:
+    """A thread message as truncation reads it."""
+    return PromptMessage(message["id"], message["role"], message_text(message))
+
+
+def message_text(message: Obj) -> str:
+    """What the model reads of a message: its text parts, images as a placeholder."""
+    texts = [
+        part["text"]["value"] if part["type"] == "text" else IMAGE_TEXT
+        for part in message["content"]
+    ]
+    return "\n".join(texts)
+
+
+def complete_step(step: Obj, now: int, usage: tuple[int, int], events: Events) -> None:
+    """A step is done; its usage is its turn's prompt and reply tokens."""
+    step["status"] = "completed"
+    step["completed_at"] = now
+    step["usage"] = objects.usage(*usage)
+    events("thread.run.step.completed", step)
+
+
+def _prefix_chunks(pieces: Sequence[str], cut: str) -> list[str]:
+    """The deltas of a text cut short: its planned pieces up to the cut."""
+    prefix: list[str] = []
+    used = 0
+    for piece in pieces:
+        if used >= len(cut):
+            break
+        prefix.append(piece[: len(cut) - used])
+        used += len(prefix[-1])
+    return prefix if "".join(prefix) == cut else [cut]
+
+
+class ModelTurn:
+    """Takes model turns; keeps the per-thread prompt indexes and responder errors."""
+
+    def __init__(self, store: Store, clock: Clock, ids: IdGenerator, settings: Settings) -> None:
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+        self.settings = settings
+        self.prompt_indexes: dict[tuple[str, int], PromptIndex] = {}  # (thread, id(counter))
+        self.context_messages: dict[str, ContextMessage] = {}  # kept ones, by message id
+        self.responder_errors: list[ResponderError] = []
+
+    def clear(self) -> None:
+        self.prompt_indexes.clear()
+        self.context_messages.clear()
+        self.responder_errors.clear()
+
+    def forget_thread(self, thread_id: str) -> None:
+        """Drop what is cached about a deleted thread's messages."""
+        for key in [key for key in self.prompt_indexes if key[0] == thread_id]:
+            del self.prompt_indexes[key]
+        for message_id in self.store.messages[thread_id].ids():
+            self.context_messages.pop(message_id, None)
+
+    def forget_message(self, message_id: str) -> None:
+        """Drop what is cached about a deleted message (indexes notice on their own)."""
+        self.context_messages.pop(message_id, None)
+
+    # --- the turn ------------------------------------------------------------------------
+
+    def take(self, run: Obj, state: RunState, events: Events) -> Outcome:
+        """Build the prompt, ask the responder, write its reply; the outcome for the run."""
+        assistant = self.store.assistants.get(run["assistant_id"])
+        if assistant is None:
+            return failed("server_error", f"No assistant found with id '{run['assistant_id']}'.")
+        info = self.settings.models.get(run["model"])
+        try:
+            counter = self.settings.counter_for(info)
+            report = self.truncation_for(run, state, info, counter)
+        except Exception as error:  # a plugged-in counter is user code too
+            self.responder_errors.append(ResponderError(run["id"], error))
+            log.error("token counting failed run %s: %r", run["id"], error, exc_info=error)
+            return failed("server_error", f"{type(error).__name__}: {error}")
+        state.reports.append(report)
+        if not report.fits:
+            if run["max_prompt_tokens"] is not None:
+                return Ending("incomplete", reason="max_prompt_tokens")
+            return failed(
+                "invalid_prompt",
+                f"The prompt needs {report.prompt_tokens} tokens, more than model "
+                f"'{run['model']}' accepts ({report.budget}).",
+            )
+        context = RunContext(
+            assistant=clone(assistant),
+            thread=clone(self.store.threads.get(run["thread_id"]) or {}),
+            run=clone(run),
+            messages=self._context_messages(report),
+            tool_outputs=tuple(state.tool_results),
+            new_tool_outputs=tuple(
+                state.tool_results[len(state.tool_results) - state.new_results :]
+            ),
+            truncation=report,
+            turn=state.turn,
+        )
+        state.turn += 1
+        responder = self.settings.responder_for(assistant)
+        try:
+            answer = as_reply(responder(context))
+            if isinstance(answer, reply.ToolCalls):
+                _check_calls(run, answer)
+            self._check_chunker(answer)
+        except Exception as error:  # a user's responder must never break the emulator
+            self.responder_errors.append(ResponderError(run["id"], error))
+            log.error("responder failed run %s: %r", run["id"], error, exc_info=error)
+            return failed("server_error", f"{type(error).__name__}: {error}")
+        prompt_tokens = report.prompt_tokens
+        if isinstance(answer, reply.Text):
+            return self._answer_text(run, state, answer, prompt_tokens, counter, events)
+        if isinstance(answer, reply.ToolCalls):
+            return self._answer_tool_calls(run, state, answer, prompt_tokens, counter, events)
+        if isinstance(answer, reply.Failure):
+            return failed(answer.code, answer.message)  # no step, so no usage
+        if answer.text:
+            written = counter.count(answer.text)
+            _add_usage(state, prompt_tokens, written)
+            self._write_message(
+                run, answer.text, (), (prompt_tokens, written), events, complete=False
+            )
+        return Ending("incomplete", reason=answer.reason)
+
+    # --- the prompt ----------------------------------------------------------------------
+
+    def truncation_for(
+        self, run: Obj, state: RunState, info: ModelInfo, counter: TokenCounter
+    ) -> TruncationReport:
+        """Which messages the model sees on this turn, within the run's token budget.
+
+        The budget is the model's (ModelInfo.prompt_budget) and, with ``max_prompt_tokens``,
+        what the run's earlier turns left of it. The run's tool exchanges follow the thread.
+        """
+        budget = info.prompt_budget(run["max_completion_tokens"])
+        if run["max_prompt_tokens"] is not None:
+            budget = min(budget, run["max_prompt_tokens"] - state.prompt_tokens)
+        exchanges = [
+            PromptMessage(r.call_id, "tool", f"{r.name}({r.arguments}) -> {r.output}", atomic=True)
+            for r in state.tool_results
+        ]
+        # "auto" ignores last_messages; "last_messages" with a null count (allowed) has no limit.
+        chosen = run["truncation_strategy"]
+        last = chosen.get("last_messages") if chosen["type"] == "last_messages" else None
+        strategy = (
+            TruncationStrategy() if last is None else TruncationStrategy("last_messages", last)
+        )
+        return truncate(
+            self._prompt_index(run["thread_id"], counter),
+            counter=counter,
+            budget=budget,
+            fixed_tokens=fixed_prompt_tokens(counter, run["instructions"], run["tools"]),
+            strategy=strategy,
+            extra=exchanges,
+        )
+
+    def _prompt_index(self, thread_id: str, counter: TokenCounter) -> PromptIndex:
+        """The thread's messages, each counted once per counter, brought up to date."""
+        key = (thread_id, id(counter))
+        index = self.prompt_indexes.get(key)
+        if index is None or index.counter is not counter:
+            index = self.prompt_indexes[key] = PromptIndex(counter)
+        messages = self.store.messages[thread_id]
+
+        def read(message_id: str) -> PromptMessage:
+            message = messages.get(message_id)
+            assert message is not None
+            return prompt_message(message)
+
+        index.sync(messages.ids(), read)
+        return index
+
+    def _context_messages(self, report: TruncationReport) -> tuple[ContextMessage, ...]:
+        """The visible messages for the responder; kept ones are built once per message."""
+        cache = self.context_messages
+        found: list[ContextMessage] = []
+        for account in report.visible:
+            message = cache.get(account.id) if account.fate == "kept" else None
+            if message is None:
+                message = ContextMessage(
+                    account.id, account.role, account.text, account.fate == "shortened"
+                )
+                if account.fate == "kept":
+                    cache[account.id] = message
+            found.append(message)
+        return tuple(found)
+
+    # --- the reply -----------------------------------------------------------------------
+
+    def _answer_text(
+        self,
+        run: Obj,
+        state: RunState,
+        answer: reply.Text,
+        prompt_tokens: int,
+        counter: TokenCounter,
+        events: Events,
+    ) -> Ending:
+        tokens = counter.count(answer.value)
+        remaining = _remaining_completion(run, state)
+        if remaining is not None and tokens > remaining:
+            cut = counter.truncate(answer.value, remaining)
+            used = counter.count(cut)
+            _add_usage(state, prompt_tokens, used)
+            pieces = _prefix_chunks(answer.chunks or self._split(answer.value), cut)
+            self._write_message(
+                run, cut, (), (prompt_tokens, used), events, complete=False, chunks=pieces
+            )
+            return Ending("incomplete", reason="max_completion_tokens")
+        _add_usage(state, prompt_tokens, tokens)
+        self._write_message(
+            run,
+            answer.value,
+            answer.annotations,
+            (prompt_tokens, tokens),
+            events,
+            complete=True,
+            chunks=answer.chunks,
+        )
+        return Ending("completed")
+
+    def _write_message(
+        self,
+        run: Obj,
+        value: str,
+        annotations: Sequence[Any],
+        usage: tuple[int, int],
+        events: Events,
+        *,
+        complete: bool,
+        chunks: Sequence[str] | None = None,
+    ) -> None:
+        """A `message_creation` step and its assistant message, streamed as deltas."""
+        now = self.clock.now()
+        message_id = self.ids.new("msg")
+        step = objects.step(
+            self.ids.new("step"), now, run=run, step_details=shapes.message_creation(message_id)
+        )
+        self.store.steps[run["id"]].add(step)
+        events("thread.run.step.created", step)
+        events("thread.run.step.in_progress", step)
+        message = objects.message(
+            message_id,
+            now,
+            thread_id=run["thread_id"],
+            role="assistant",
+            content=[],
+            assistant_id=run["assistant_id"],
+            run_id=run["id"],
+            status="in_progress",
+        )
+        self.store.messages[run["thread_id"]].add(message)
+        events("thread.message.created", message)
+        events("thread.message.in_progress", message)
+        if events.active:
+            pieces = list(chunks) if chunks is not None else self._split(value)
+            for delta in shapes.text_deltas(message_id, pieces, annotations):
+                events("thread.message.delta", delta)
+        message["content"] = [objects.text_part(value, [dict(a) for a in annotations])]
+        if complete:
+            message["status"] = "completed"
+            message["completed_at"] = now
+            events("thread.message.completed", message)
+        else:
+            message["status"] = "incomplete"
+            message["incomplete_at"] = now
+            message["incomplete_details"] = {"reason": "max_tokens"}
+            events("thread.message.incomplete", message)
+        complete_step(step, self.clock.now(), usage, events)
+
+    def _answer_tool_calls(
+        self,
+        run: Obj,
+        state: RunState,
+        answer: reply.ToolCalls,
+        prompt_tokens: int,
+        counter: TokenCounter,
+        events: Events,
+    ) -> Outcome:
+        tokens = sum(counter.count(c.name) + counter.count(c.arguments) for c in answer.calls)
+        remaining = _remaining_completion(run, state)
+        if remaining is not None and tokens > remaining:  # no complete call: no step, no usage
+            return Ending("incomplete", reason="max_completion_tokens")
+        _add_usage(state, prompt_tokens, tokens)
+        step = objects.step(
+            self.ids.new("step"),
+            self.clock.now(),
+            run=run,
+            step_details=shapes.tool_calls_details(),
+        )
+        self.store.steps[run["id"]].add(step)
+        events("thread.run.step.created", step)
+        events("thread.run.step.in_progress", step)
+        calls = [
+            shapes.function_call(call.id or self.ids.new("call"), call.name, call.arguments)
+            for call in answer.calls
+        ]
+        if events.active:
+            for index, call in enumerate(calls):
+                pieces = self._split(call["function"]["arguments"])
+                for delta in shapes.call_deltas(step["id"], index, call, pieces):
+                    events("thread.run.step.delta", delta)
+        step["step_details"]["tool_calls"] = calls
+        state.pending_step_id = step["id"]
+        state.pending_usage = (prompt_tokens, tokens)
+        return ActionRequired(calls)
+
+    def _split(self, value: str) -> list[str]:
+        """The stream deltas of a text by the `chunker` setting; they must join back to it."""
+        pieces = list(self.settings.chunker(value))
+        if not all(isinstance(p, str) for p in pieces) or "".join(pieces) != value:
+            raise ValueError(
+                f"the chunker split {value[:40]!r} into {pieces[:5]!r}..., which do not join "
+                "back to the text"
+            )
+        return pieces
+
+    def _check_chunker(self, answer: reply.Reply) -> None:
+        """Split what a reply will stream, streamed or not, so a faulty chunker always fails."""
+        if isinstance(answer, reply.Text) and answer.chunks is None:
+            self._split(answer.value)
+        elif isinstance(answer, reply.Incomplete) and answer.text:
+            self._split(answer.text)
+        elif isinstance(answer, reply.ToolCalls):
+            for call in answer.calls:
+                self._split(call.arguments)
+
+
+def _check_calls(run: Obj, answer: reply.ToolCalls) -> None:
+    """A reply's calls must be ones the run allows; else the responder is at fault."""
+    names = {t["function"]["name"] for t in run["tools"] if t["type"] == "function"}
+    for call in answer.calls:
+        if call.name not in names:
+            raise ValueError(
+                f"the reply calls function {call.name!r}, which is not among the run's "
+                f"function tools {sorted(names)}"
+            )
+    if len(answer.calls) > 1 and not run["parallel_tool_calls"]:
+        raise ValueError("the reply makes parallel tool calls but parallel_tool_calls is false")
+    if run["tool_choice"] == "none":
+        raise ValueError("the reply calls a tool but tool_choice is 'none'")
+    choice = run["tool_choice"]
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        forced = choice["function"]["name"]
+        if any(call.name != forced for call in answer.calls):
+            raise ValueError(f"the reply calls another function than tool_choice {forced!r}")
+    ids = [call.id for call in answer.calls if call.id is not None]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"the reply gives two tool calls the same id: {ids}")
+
+
+def _add_usage(state: RunState, prompt: int, completion: int) -> None:
+    state.prompt_tokens += prompt
+    state.completion_tokens += completion
+
+
+def _remaining_completion(run: Obj, state: RunState) -> int | None:
+    limit = run["max_completion_tokens"]
+    return None if limit is None else max(limit - state.completion_tokens, 0)
