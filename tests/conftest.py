@@ -1,14 +1,83 @@
-"""Shared fixtures: SDK clients talking to the `assistants_emulator` fixture (from our plugin)."""
+"""Shared fixtures and helpers: SDK clients talking to the `assistants_emulator` fixture (from
+our plugin), the objects most tests start from, a word-counting `TokenCounter`, and a run
+brought to any status."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
+from typing import Any, TypeVar
 
+import anyio
 import openai
 import pytest
 from openai.types.beta import Assistant, Thread
+from pydantic import BaseModel
 
-from emulator import Emulator
+from emulator import Emulator, reply
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """`@pytest.mark.anyio` tests run on asyncio."""
+    return "asyncio"
+
+
+def conforming(model: type[M], raw: dict[str, Any]) -> M:
+    """`raw` carries every field the SDK type declares and validates in strict mode."""
+    assert set(model.model_fields) <= raw.keys(), set(model.model_fields) - raw.keys()
+    return model.model_validate(raw, strict=True)
+
+
+class WordCounter:
+    """A `TokenCounter` where a token is a word, so budgets are easy to reason about; it
+    remembers every text it counted."""
+
+    def __init__(self) -> None:
+        self.counted: list[str] = []
+
+    def count(self, text: str) -> int:
+        self.counted.append(text)
+        return len(text.split())
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        return " ".join(text.split()[:max_tokens])
+
+
+def run_in_status(
+    status: str, emu: Emulator, client: openai.OpenAI, thread: Thread, assistant: Assistant
+) -> dict[str, Any]:
+    """Create a run on `thread` and bring it to `status` the way a user's test would.
+
+    Returns the run's raw JSON as the API last answered it; the emulator stores that status.
+    """
+    runs = client.beta.threads.runs
+    if status in ("queued", "in_progress"):
+        emu.hold(status)  # type: ignore[arg-type]
+    elif status == "cancelling":
+        emu.progress = "step"  # cancelling lasts until the run is next looked at
+    elif status in ("requires_action", "expired", "cancelled"):
+        emu.script(reply.tool_call("get_weather", {"city": "Paris"}))
+    elif status == "failed":
+        emu.script(reply.fail("rate_limit_exceeded", "Slow down."))
+    elif status == "incomplete":
+        emu.script(reply.incomplete("max_prompt_tokens"))
+    run = runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    if status == "cancelling":
+        runs.retrieve(run.id, thread_id=thread.id)  # a step: in_progress
+        answer = runs.with_raw_response.cancel(run.id, thread_id=thread.id)
+    else:
+        if status == "cancelled":
+            runs.cancel(run.id, thread_id=thread.id)
+        elif status == "expired":
+            emu.clock.advance(minutes=10, seconds=1)
+        answer = runs.with_raw_response.retrieve(run.id, thread_id=thread.id)
+    raw: dict[str, Any] = json.loads(answer.text)
+    assert raw["status"] == emu.runs(thread.id)[-1]["status"] == status
+    return raw
 
 
 @pytest.fixture
@@ -72,21 +141,14 @@ def strict_async_client(assistants_emulator: Emulator) -> openai.AsyncOpenAI:
 
 
 @pytest.fixture
-def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The SDK's waits between retries, recorded instead of slept (sync and async clients).
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait asked for, recorded instead of slept: `time.sleep` and `anyio.sleep`, which
+    both SDK lines wait with (retries, and the poll helpers' intervals), sync and async."""
+    asked: list[float] = []
 
-    Both SDK lines wait with `time.sleep` / `anyio.sleep` in `openai._base_client`.
-    """
-    import time
-    from types import SimpleNamespace
+    async def record(seconds: float) -> None:
+        asked.append(seconds)
 
-    from openai import _base_client
-
-    sleeps: list[float] = []
-
-    async def async_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    monkeypatch.setattr(_base_client, "time", SimpleNamespace(sleep=sleeps.append, time=time.time))
-    monkeypatch.setattr(_base_client, "anyio", SimpleNamespace(sleep=async_sleep))
-    return sleeps
+    monkeypatch.setattr(time, "sleep", asked.append)
+    monkeypatch.setattr(anyio, "sleep", record)
+    return asked

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
 import pytest
-from openai import BaseModel
+from conftest import conforming
 from openai.types.beta import Assistant, AssistantDeleted
 
 from emulator import Emulator
 
-M = TypeVar("M", bound=BaseModel)
 KEY_ORDER = [
     "id",
     "object",
@@ -29,17 +28,6 @@ KEY_ORDER = [
     "metadata",
     "response_format",
 ]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def conforming(model: type[M], raw: dict[str, Any]) -> M:
-    """`raw` carries every field the SDK type declares and validates in strict mode."""
-    assert set(model.model_fields) <= raw.keys(), set(model.model_fields) - raw.keys()
-    return model.model_validate(raw, strict=True)
 
 
 def test_create_with_defaults(strict_client: openai.OpenAI) -> None:

@@ -110,11 +110,6 @@ def test_polling_code_sees_cancelling_then_cancelled(
     ]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_cancel_async(
     emu: Emulator, async_client: openai.AsyncOpenAI, tool_assistant: Assistant

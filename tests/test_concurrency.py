@@ -37,11 +37,6 @@ def eager_switching() -> Iterator[None]:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def sdk(client: openai.OpenAI) -> openai.OpenAI:
     return client.with_options(max_retries=0)
 

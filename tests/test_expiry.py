@@ -200,11 +200,6 @@ def test_a_real_clock_can_still_be_advanced() -> None:
         assert later.status == "expired"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_expiry_async(
     emu: Emulator, async_client: openai.AsyncOpenAI, tool_assistant: Assistant

@@ -1,7 +1,7 @@
 """Fault injection: failed, dropped and timed-out requests, and the SDK's retries against them.
 
 The SDK's default `max_retries=2` means three attempts, numbered by `x-stainless-retry-count`.
-`retry_sleeps` records the SDK's waits instead of sleeping them.
+`sleeps` records the SDK's waits instead of sleeping them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def retry_counts(emu: Emulator) -> list[str]:
 def test_two_failures_then_success_is_one_call_for_the_sdk(
     emu: Emulator,
     client: openai.OpenAI,
-    retry_sleeps: list[float],
+    sleeps: list[float],
     status: int,
     _error: type[openai.APIStatusError],
 ) -> None:
@@ -40,7 +40,7 @@ def test_two_failures_then_success_is_one_call_for_the_sdk(
 
     assert [r.status for r in emu.requests] == [status, status, 200]
     assert retry_counts(emu) == ["0", "1", "2"]
-    assert len(retry_sleeps) == 2
+    assert len(sleeps) == 2
     assert list(emu.assistants) == [assistant.id]  # the failed attempts created nothing
 
 
@@ -48,7 +48,7 @@ def test_two_failures_then_success_is_one_call_for_the_sdk(
 def test_three_failures_exhaust_the_retries(
     emu: Emulator,
     client: openai.OpenAI,
-    retry_sleeps: list[float],
+    sleeps: list[float],
     status: int,
     error: type[openai.APIStatusError],
 ) -> None:
@@ -67,7 +67,7 @@ def test_three_failures_exhaust_the_retries(
 
 
 def test_a_rate_limit_error_carries_the_real_envelope(
-    emu: Emulator, client: openai.OpenAI, retry_sleeps: list[float]
+    emu: Emulator, client: openai.OpenAI, sleeps: list[float]
 ) -> None:
     emu.fail_next(3, status=429)
 
@@ -86,7 +86,7 @@ def test_a_rate_limit_error_carries_the_real_envelope(
 def test_retry_after_sets_the_sdk_wait(
     emu: Emulator,
     client: openai.OpenAI,
-    retry_sleeps: list[float],
+    sleeps: list[float],
     retry_after: float,
     headers: dict[str, str],
 ) -> None:
@@ -98,17 +98,17 @@ def test_retry_after_sets_the_sdk_wait(
     client.beta.assistants.create(model="gpt-4o")
 
     assert headers.items() <= dict(raised.value.response.headers).items()
-    assert retry_sleeps == [retry_after]
+    assert sleeps == [retry_after]
 
 
 def test_without_retry_after_the_sdk_backs_off_exponentially(
-    emu: Emulator, client: openai.OpenAI, retry_sleeps: list[float]
+    emu: Emulator, client: openai.OpenAI, sleeps: list[float]
 ) -> None:
     emu.fail_next(2, status=500)
 
     client.beta.assistants.create(model="gpt-4o")
 
-    first, second = retry_sleeps
+    first, second = sleeps
     assert 0.375 <= first <= 0.5 and 0.75 <= second <= 1.0
 
 
@@ -119,7 +119,7 @@ def test_without_retry_after_the_sdk_backs_off_exponentially(
 def test_network_faults_raise_the_sdk_connection_errors(
     emu: Emulator,
     client: openai.OpenAI,
-    retry_sleeps: list[float],
+    sleeps: list[float],
     inject: str,
     error: type[openai.APIConnectionError],
 ) -> None:
@@ -136,7 +136,7 @@ def test_network_faults_raise_the_sdk_connection_errors(
 
 @pytest.mark.parametrize("inject", ["drop_next", "timeout_next"])
 def test_network_faults_then_success(
-    emu: Emulator, client: openai.OpenAI, retry_sleeps: list[float], inject: str
+    emu: Emulator, client: openai.OpenAI, sleeps: list[float], inject: str
 ) -> None:
     getattr(emu, inject)(2)
 
@@ -147,7 +147,7 @@ def test_network_faults_then_success(
 
 
 def test_a_fault_can_match_a_method_and_a_path(
-    emu: Emulator, client: openai.OpenAI, retry_sleeps: list[float]
+    emu: Emulator, client: openai.OpenAI, sleeps: list[float]
 ) -> None:
     emu.fail_next(status=503, method="POST", path=r"^/threads/[^/]+/runs$")
     assistant = client.beta.assistants.create(model="gpt-4o")
@@ -178,7 +178,7 @@ def test_faults_are_used_up_in_order(emu: Emulator, client: openai.OpenAI) -> No
 
 
 def test_a_failed_streamed_run_is_retried_by_the_sdk(
-    emu: Emulator, client: openai.OpenAI, retry_sleeps: list[float]
+    emu: Emulator, client: openai.OpenAI, sleeps: list[float]
 ) -> None:
     assistant = client.beta.assistants.create(model="gpt-4o")
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
@@ -192,14 +192,14 @@ def test_a_failed_streamed_run_is_retried_by_the_sdk(
 
 
 def test_the_async_client_retries_the_same_way(
-    emu: Emulator, async_client: openai.AsyncOpenAI, retry_sleeps: list[float]
+    emu: Emulator, async_client: openai.AsyncOpenAI, sleeps: list[float]
 ) -> None:
     emu.fail_next(2, status=429, retry_after=1.5)
 
     assistant = asyncio.run(async_client.beta.assistants.create(model="gpt-4o"))
 
     Assistant.model_validate(emu.assistants[assistant.id])
-    assert retry_sleeps == [1.5, 1.5]
+    assert sleeps == [1.5, 1.5]
     assert retry_counts(emu) == ["0", "1", "2"]
 
 

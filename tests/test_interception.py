@@ -29,11 +29,6 @@ API = "https://api.openai.com/v1"
 Send = Callable[[str, str], Awaitable[tuple[int, str]]]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Upstream:
     """What reached the (stubbed) network: one entry per request, in order."""

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
 import pytest
-from openai import BaseModel
+from conftest import conforming
 from openai.types.beta import Thread
 from openai.types.beta.threads import Message, MessageDeleted
 
 from emulator import Emulator
 
-M = TypeVar("M", bound=BaseModel)
 KEY_ORDER = [
     "id",
     "object",
@@ -33,19 +32,8 @@ KEY_ORDER = [
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def thread(strict_client: openai.OpenAI) -> Thread:
     return strict_client.beta.threads.create()
-
-
-def conforming(model: type[M], raw: dict[str, Any]) -> M:
-    """`raw` carries every field the SDK type declares and validates in strict mode."""
-    assert set(model.model_fields) <= raw.keys(), set(model.model_fields) - raw.keys()
-    return model.model_validate(raw, strict=True)
 
 
 def test_create(strict_client: openai.OpenAI, thread: Thread) -> None:

@@ -12,11 +12,6 @@ from emulator import Emulator
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def seven(client: openai.OpenAI) -> list[str]:
     """Ids of seven assistants, oldest first (all created in the same emulator second)."""
     return [client.beta.assistants.create(model="gpt-4o", name=f"a{n}").id for n in range(7)]

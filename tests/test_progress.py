@@ -8,27 +8,9 @@ from collections.abc import Callable
 
 import openai
 import pytest
-from openai._resource import AsyncAPIResource, SyncAPIResource
 from openai.types.beta import Assistant, Thread
 
 from emulator import Emulator, reply
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every sleep the SDK asks for (its poll helpers' `_sleep`, and `time.sleep`); none happen."""
-    asked: list[float] = []
-
-    def record(_self: object, seconds: float) -> None:
-        asked.append(seconds)
-
-    async def record_async(_self: object, seconds: float) -> None:
-        asked.append(seconds)
-
-    monkeypatch.setattr(SyncAPIResource, "_sleep", record)
-    monkeypatch.setattr(AsyncAPIResource, "_sleep", record_async)
-    monkeypatch.setattr(time, "sleep", lambda seconds: asked.append(seconds))
-    return asked
 
 
 def run_gets(emu: Emulator) -> int:
@@ -85,11 +67,6 @@ def test_the_response_shows_the_status_the_request_produced(
     )
     assert (submitted.status, submitted.required_action) == ("queued", None)
     assert runs.retrieve(run.id, thread_id=user_thread.id).status == "completed"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.anyio
@@ -265,12 +242,12 @@ def test_poll_helpers_wait_for_a_release(
     emu.hold("in_progress")
     slept: list[float] = []
 
-    def sleep(_self: object, seconds: float) -> None:
+    def sleep(seconds: float) -> None:
         slept.append(seconds)
         if len(slept) == 3:
             emu.release()
 
-    monkeypatch.setattr(SyncAPIResource, "_sleep", sleep)
+    monkeypatch.setattr(time, "sleep", sleep)
     run = client.beta.threads.runs.create_and_poll(
         thread_id=user_thread.id, assistant_id=tool_assistant.id
     )

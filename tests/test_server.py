@@ -170,7 +170,7 @@ def test_only_the_v1_prefix_is_served(server: ThreadedServer) -> None:
 def test_status_faults_over_http_meet_the_sdk_retries(
     emu: Emulator,
     http_client: openai.OpenAI,
-    retry_sleeps: list[float],
+    sleeps: list[float],
     status: int,
     retry_after: float | None,
     error: type[openai.APIStatusError],
@@ -186,7 +186,7 @@ def test_status_faults_over_http_meet_the_sdk_retries(
     assert [r.status for r in emu.requests] == [status, status, 200, status, status, status]
     assert list(emu.threads) == [thread.id]
     if retry_after is not None:
-        assert retry_sleeps == [retry_after] * 4
+        assert sleeps == [retry_after] * 4
 
 
 def test_a_dropped_connection_closes_without_a_response(
@@ -204,7 +204,7 @@ def test_a_dropped_connection_closes_without_a_response(
 
 
 def test_dropped_connections_over_http_meet_the_sdk_retries(
-    emu: Emulator, http_client: openai.OpenAI, retry_sleeps: list[float]
+    emu: Emulator, http_client: openai.OpenAI, sleeps: list[float]
 ) -> None:
     emu.drop_next(2)
     http_client.beta.assistants.create(model="gpt-4o")

@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 import pytest
+from conftest import WordCounter
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
@@ -475,16 +476,6 @@ def test_registered_models_set_the_budget_and_encoding(
 def test_a_model_needs_a_bundled_encoding() -> None:
     with pytest.raises(ValueError, match="p50k_base"):
         ModelInfo("old", 4_096, 1_024, "p50k_base")
-
-
-class WordCounter:
-    """A counter of words, to plug in with use_counter."""
-
-    def count(self, text: str) -> int:
-        return len(text.split())
-
-    def truncate(self, text: str, max_tokens: int) -> str:
-        return " ".join(text.split()[:max_tokens])
 
 
 def test_a_plugged_in_counter_counts_every_model(emu: Emulator, client: openai.OpenAI) -> None:

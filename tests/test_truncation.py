@@ -1,15 +1,27 @@
-"""Truncation: which messages a run's prompt keeps, shortens or drops within its budget."""
+"""Truncation: which messages a run's prompt keeps, shortens or drops within its budget.
+
+First the rules (`truncate` over a word counter), then truncation in runs through the SDK: what
+the model sees within max_prompt_tokens or the model's window, last_messages, tool exchanges
+kept whole, the reports of emu.truncation(), and a thread counted once however many runs read
+it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
+import openai
 import pytest
+from conftest import WordCounter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openai.types.beta.threads import Run
 
+from emulator import ContextMessage, Emulator, ModelInfo, RunContext, reply
 from emulator.engine.tokens import MESSAGE_OVERHEAD, counter_for_encoding, message_tokens
 from emulator.engine.truncation import (
     MIN_SHORTENED,
+    PromptIndex,
     PromptMessage,
     TruncationStrategy,
     truncate,
@@ -17,20 +29,6 @@ from emulator.engine.truncation import (
 
 FIXED = 10
 AUTO = TruncationStrategy()
-
-
-class WordCounter:
-    """A TokenCounter where a token is a word, so budgets are easy to reason about."""
-
-    def __init__(self) -> None:
-        self.counted: list[str] = []
-
-    def count(self, text: str) -> int:
-        self.counted.append(text)
-        return len(text.split())
-
-    def truncate(self, text: str, max_tokens: int) -> str:
-        return " ".join(text.split()[:max_tokens])
 
 
 def words(tag: str, n: int) -> str:
@@ -259,3 +257,449 @@ def test_long_thread_counts_only_the_tail() -> None:
     assert sorted(thread.reads) == list(range(10_000))  # each message read exactly once
     counted_texts = {text for text in counter.counted if text.startswith("t")}
     assert counted_texts == {words(f"t{i}_", 10) for i in range(9_979, 10_000)}
+
+
+# --- truncation in runs, through the SDK ----------------------------------------------------
+
+O200K = counter_for_encoding("o200k_base")
+STORY = "The quick brown fox jumps over the lazy dog. " * 30  # 300 tokens
+QUESTION = "And then what happened?"
+WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather"}}
+RunOn = Callable[..., Run]
+
+
+def prompt_cost(role: str, text: str) -> int:
+    """What one message costs in a prompt: 3 + role + text (emulator.tokens)."""
+    return 3 + O200K.count(role) + O200K.count(text)
+
+
+def prompt(*messages: tuple[str, str]) -> int:
+    """A prompt without instructions or tools: its messages plus 3 to prime the reply."""
+    return sum(prompt_cost(role, text) for role, text in messages) + 3
+
+
+@pytest.fixture
+def contexts(emu: Emulator) -> list[RunContext]:
+    """What the model was shown, one RunContext per turn; it answers "ok"."""
+    seen: list[RunContext] = []
+
+    def respond(context: RunContext) -> str:
+        seen.append(context)
+        return "ok"
+
+    emu.respond_with(respond)
+    return seen
+
+
+@pytest.fixture
+def run_on(client: openai.OpenAI) -> RunOn:
+    """Create a gpt-4o assistant and a thread of (role, text) messages, then run it."""
+
+    def start(messages: list[tuple[str, str]], model: str = "gpt-4o", **run_options: object) -> Run:
+        asst = client.beta.assistants.create(model=model)
+        thread = client.beta.threads.create(
+            messages=[{"role": role, "content": text} for role, text in messages]
+        )
+        return client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id,
+            assistant_id=asst.id,
+            **run_options,
+        )
+
+    return start
+
+
+def thread_ids(client: openai.OpenAI, thread_id: str) -> list[str]:
+    return [m.id for m in client.beta.threads.messages.list(thread_id=thread_id, order="asc")]
+
+
+# --- the budget boundary ---------------------------------------------------------------------
+
+RUN_THREAD = [("user", STORY), ("assistant", "Sure."), ("user", QUESTION)]
+RUN_NEEDED = prompt(*RUN_THREAD)
+
+
+@pytest.mark.parametrize("spare", [1, 0, -1, -40])
+def test_max_prompt_tokens_at_the_boundary(
+    emu: Emulator,
+    client: openai.OpenAI,
+    contexts: list[RunContext],
+    run_on: RunOn,
+    spare: int,
+) -> None:
+    run = run_on(RUN_THREAD, max_prompt_tokens=RUN_NEEDED + spare)
+    ids = thread_ids(client, run.thread_id)[:3]
+    shown = STORY if spare >= 0 else O200K.truncate(STORY, O200K.count(STORY) + spare)
+
+    (context,) = contexts
+    assert context.messages == (
+        ContextMessage(ids[0], "user", shown, shortened=spare < 0),
+        ContextMessage(ids[1], "assistant", "Sure."),
+        ContextMessage(ids[2], "user", QUESTION),
+    )
+    assert STORY.startswith(shown)
+    (report,) = emu.truncation(run.id)
+    assert context.truncation == report
+    assert report.account(ids[0]).fate == ("kept" if spare >= 0 else "shortened")
+    assert report.account(ids[0]).original_tokens == prompt_cost("user", STORY)
+    assert report.dropped_ids == ()
+    assert run.usage is not None
+    assert run.usage.prompt_tokens == report.prompt_tokens == min(RUN_NEEDED, RUN_NEEDED + spare)
+
+
+def test_an_oldest_message_too_short_to_shorten_is_dropped(
+    emu: Emulator,
+    client: openai.OpenAI,
+    contexts: list[RunContext],
+    run_on: RunOn,
+) -> None:
+    thread = [("user", "Hi there."), ("assistant", STORY), ("user", QUESTION)]
+    run = run_on(thread, max_prompt_tokens=prompt(*thread) - 1)
+    hi, story, question = thread_ids(client, run.thread_id)[:3]
+
+    (report,) = emu.truncation(run.id)
+    assert [(a.id, a.fate) for a in report.accounts()] == [
+        (hi, "dropped"),
+        (story, "kept"),
+        (question, "kept"),
+    ]
+    assert (
+        report.account(hi).original_tokens == prompt_cost("user", "Hi there.") < MIN_SHORTENED + 4
+    )
+    assert [m.id for m in contexts[0].messages] == [story, question]
+    assert run.usage is not None
+    assert run.usage.prompt_tokens == prompt(*thread[1:])
+
+
+def test_the_newest_user_message_stays_shortened_to_fit(
+    emu: Emulator,
+    client: openai.OpenAI,
+    contexts: list[RunContext],
+    run_on: RunOn,
+) -> None:
+    run = run_on(
+        [("user", QUESTION), ("assistant", "Sure."), ("user", STORY)], max_prompt_tokens=256
+    )
+    question, sure, story = thread_ids(client, run.thread_id)[:3]
+
+    (report,) = emu.truncation(run.id)
+    assert report.dropped_ids == (question, sure)
+    assert [(a.id, a.fate) for a in report.visible] == [(story, "shortened")]
+    room = 256 - 3 - prompt_cost("user", "")  # reply priming, then the message's own overhead
+    assert contexts[0].last_user_message == O200K.truncate(STORY, room)
+    assert run.usage is not None
+    assert run.usage.prompt_tokens == 256
+
+
+@pytest.mark.parametrize(
+    ("output", "exchange_fate", "story_fate"),
+    [("18 C", "kept", "shortened"), ("sunny " * 300, "dropped", "dropped")],
+)
+def test_a_tool_call_and_its_output_are_never_split(
+    emu: Emulator,
+    client: openai.OpenAI,
+    output: str,
+    exchange_fate: str,
+    story_fate: str,
+) -> None:
+    seen: list[RunContext] = []
+    emu.respond_with(
+        lambda context: (
+            seen.append(context)
+            or (reply.tool_call("get_weather", {"city": "Paris"}) if context.turn == 0 else "18 C.")
+        )
+    )
+    asst = client.beta.assistants.create(model="gpt-4o", tools=[WEATHER_TOOL])
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": STORY}, {"role": "user", "content": "Weather?"}]
+    )
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=asst.id, max_prompt_tokens=600
+    )
+    assert run.required_action is not None
+    call = run.required_action.submit_tool_outputs.tool_calls[0]
+    run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id,
+        thread_id=thread.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": output}],
+    )
+    story, weather = thread_ids(client, thread.id)[:2]
+
+    first, second = emu.truncation(run.id)
+    assert [a.fate for a in first.visible] == ["kept", "kept"]
+    assert second.budget == 600 - first.prompt_tokens
+    assert (second.account(call.id).fate, second.account(story).fate) == (
+        exchange_fate,
+        story_fate,
+    )
+    assert second.account(weather).fate == "kept"
+    if exchange_fate == "kept":
+        exchange = seen[1].messages[-1]
+        assert exchange == ContextMessage(
+            call.id, "tool", f'get_weather({{"city":"Paris"}}) -> {output}'
+        )
+    else:
+        assert [m.id for m in seen[1].messages] == [weather]
+    assert run.status == "completed"
+    assert run.usage is not None
+    assert run.usage.prompt_tokens == first.prompt_tokens + second.prompt_tokens
+
+
+# --- last_messages and the model's window ----------------------------------------------------
+
+SIX = [("user" if i % 2 == 0 else "assistant", f"Message number {i}.") for i in range(5)] + [
+    ("user", QUESTION)
+]
+
+
+@pytest.mark.parametrize("last", [1, 2, 5, 6, 50])
+def test_last_messages_keeps_the_last_n_in_a_run(
+    emu: Emulator,
+    client: openai.OpenAI,
+    contexts: list[RunContext],
+    run_on: RunOn,
+    last: int,
+) -> None:
+    strategy = {"type": "last_messages", "last_messages": last}
+    run = run_on(SIX, truncation_strategy=strategy)
+    ids = thread_ids(client, run.thread_id)[:6]
+
+    assert run.truncation_strategy.model_dump() == strategy
+    assert [m.id for m in contexts[0].messages] == ids[-last:]
+    assert emu.truncation(run.id)[0].dropped_ids == tuple(ids[: max(0, 6 - last)])
+    assert run.usage is not None
+    assert run.usage.prompt_tokens == prompt(*SIX[-last:])
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        {"type": "last_messages"},  # a null count is allowed: no limit
+        {"type": "last_messages", "last_messages": None},
+        {"type": "auto", "last_messages": 2},  # "auto" ignores the count
+        {"type": "auto"},
+    ],
+)
+def test_a_strategy_without_a_count_keeps_everything(
+    contexts: list[RunContext], run_on: RunOn, strategy: dict[str, object]
+) -> None:
+    run = run_on(SIX, truncation_strategy=strategy)
+    assert run.status == "completed"
+    assert len(contexts[0].messages) == len(SIX)
+
+
+def test_last_messages_below_one_is_a_400(client: openai.OpenAI) -> None:
+    asst = client.beta.assistants.create(model="gpt-4o", instructions="Be brief.")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.beta.threads.create_and_run(
+            assistant_id=asst.id, truncation_strategy={"type": "last_messages", "last_messages": 0}
+        )
+    assert caught.value.body == {
+        "message": "Invalid 'truncation_strategy.last_messages': integer below minimum value. "
+        "Expected a value >= 1, but got 0 instead.",
+        "type": "invalid_request_error",
+        "param": "truncation_strategy.last_messages",
+        "code": "integer_below_min_value",
+    }
+
+
+def test_last_messages_then_the_budget(
+    emu: Emulator,
+    client: openai.OpenAI,
+    contexts: list[RunContext],
+    run_on: RunOn,
+) -> None:
+    thread = [("user", STORY), ("assistant", STORY), ("user", "Short?"), ("user", QUESTION)]
+    run = run_on(
+        thread,
+        truncation_strategy={"type": "last_messages", "last_messages": 3},
+        max_prompt_tokens=300,
+    )
+    first, second, short, question = thread_ids(client, run.thread_id)[:4]
+
+    (report,) = emu.truncation(run.id)
+    assert [(a.id, a.fate) for a in report.accounts()] == [
+        (first, "dropped"),  # not among the last 3
+        (second, "shortened"),  # among them, cut to the budget
+        (short, "kept"),
+        (question, "kept"),
+    ]
+    assert run.usage is not None
+    assert run.usage.prompt_tokens == report.prompt_tokens <= 300
+    assert report.prompt_tokens > 300 - MIN_SHORTENED
+
+
+def test_without_max_prompt_tokens_the_models_window_is_the_budget(
+    emu: Emulator,
+    client: openai.OpenAI,
+    contexts: list[RunContext],
+    run_on: RunOn,
+) -> None:
+    emu.register_model(
+        ModelInfo("tiny", context_window=1_000, max_output_tokens=200, encoding="o200k_base")
+    )
+    thread = [("user" if i % 2 == 0 else "assistant", f"{i}: {STORY[:200]}") for i in range(31)]
+    run = run_on(thread, model="tiny")
+
+    (report,) = emu.truncation(run.id)
+    assert report.budget == 1_000 - 200
+    assert report.fits
+    visible = [a.position for a in report.visible]
+    assert visible == list(range(31 - len(visible), 31))  # the newest ones, no gap
+    assert 0 < len(report.dropped_ids) == 31 - len(visible)
+    assert run.usage is not None
+    assert run.usage.prompt_tokens == report.prompt_tokens
+
+
+def test_a_prompt_over_the_models_window_fails_the_run(
+    emu: Emulator, client: openai.OpenAI, contexts: list[RunContext]
+) -> None:
+    emu.register_model(ModelInfo("tiny", 1_000, 200, "o200k_base"))
+    asst = client.beta.assistants.create(model="tiny", instructions=STORY * 3)
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=asst.id, thread={"messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert run.status == "failed"
+    assert run.last_error is not None
+    assert run.last_error.code == "invalid_prompt"
+    assert contexts == []
+
+
+# --- determinism and cost ------------------------------------------------------------------
+
+
+def test_the_same_thread_is_truncated_the_same_way(emu: Emulator, run_on: RunOn) -> None:
+    thread = [("user" if i % 3 else "assistant", f"{i} {STORY[: 7 * i]}") for i in range(40)]
+    runs = [run_on(thread, max_prompt_tokens=900) for _ in range(2)]
+    first, second = (
+        [(a.fate, a.tokens, a.text) for a in emu.truncation(r.id)[0].accounts()] for r in runs
+    )
+    assert first == second
+    assert {fate for fate, _, _ in first} == {"kept", "shortened", "dropped"}
+
+
+def test_a_long_thread_is_counted_once_however_many_runs_read_it(
+    emu: Emulator, client: openai.OpenAI
+) -> None:
+    counter = WordCounter()
+    emu.use_counter(counter)
+    emu.script(*["fine, thanks"] * 3)
+    asst = client.beta.assistants.create(model="gpt-4o")
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": f"message {i}"} for i in range(2_000)]
+    )
+    for n in range(3):
+        counter.counted.clear()
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content=f"again {n}")
+        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id)
+        assert run.usage is not None
+        texts = {text for text in counter.counted if text.startswith("message")}
+        assert len(texts) == (2_000 if n == 0 else 0)
+        # First run: each message's role and text once; then only the new messages and reply.
+        assert len(counter.counted) < (2 * 2_000 + 20 if n == 0 else 12)
+    assert [a.fate for a in emu.truncation(run.id)[0].visible] == ["kept"] * 2_005
+
+
+class BrokenCounter:
+    def count(self, text: str) -> int:
+        raise RuntimeError("no tokenizer today")
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        raise RuntimeError("no tokenizer today")
+
+
+def test_a_failing_counter_fails_the_run_not_the_emulator(
+    emu: Emulator, client: openai.OpenAI, run_on: RunOn
+) -> None:
+    emu.use_counter(BrokenCounter())
+    run = run_on(SIX)
+    assert run.status == "failed"
+    assert run.last_error is not None
+    assert (run.last_error.code, run.last_error.message) == (
+        "server_error",
+        "RuntimeError: no tokenizer today",
+    )
+    assert [e.run_id for e in emu.responder_errors] == [run.id]
+    emu.use_counter(None)
+    assert run_on(SIX).status == "completed"
+
+
+def test_a_deleted_message_leaves_the_prompt(
+    emu: Emulator,
+    client: openai.OpenAI,
+    contexts: list[RunContext],
+    run_on: RunOn,
+) -> None:
+    run = run_on(SIX)
+    ids = thread_ids(client, run.thread_id)
+    client.beta.threads.messages.delete(ids[1], thread_id=run.thread_id)
+    again = client.beta.threads.runs.create_and_poll(
+        thread_id=run.thread_id, assistant_id=run.assistant_id
+    )
+    assert [m.id for m in contexts[1].messages] == [ids[0], *ids[2:]]
+    assert again.usage is not None
+    assert again.usage.prompt_tokens == prompt(SIX[0], *SIX[2:], ("assistant", "ok"))
+
+
+# --- a PromptIndex truncates like the plain sequence -----------------------------------------
+
+
+class Words:
+    """A word counter (a token is a word), cheap enough for many examples."""
+
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        return " ".join(text.split()[:max_tokens])
+
+
+prompt_messages = st.lists(
+    st.builds(
+        lambda n, role, size: PromptMessage(f"m{n}", role, " ".join(["w"] * size)),
+        st.integers(0, 10**6),
+        st.sampled_from(["user", "assistant"]),
+        st.integers(0, 40),
+    ),
+    max_size=30,
+    unique_by=lambda m: m.id,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    messages=prompt_messages,
+    extra_sizes=st.lists(st.integers(0, 30), max_size=3),
+    budget=st.integers(0, 700),
+    last=st.one_of(st.none(), st.integers(1, 35)),
+    appended=st.integers(0, 5),
+    deleted=st.sets(st.integers(0, 29), max_size=4),
+)
+def test_an_index_truncates_like_the_plain_thread(
+    messages: list[PromptMessage],
+    extra_sizes: list[int],
+    budget: int,
+    last: int | None,
+    appended: int,
+    deleted: set[int],
+) -> None:
+    counter = Words()
+    extra = [
+        PromptMessage(f"call_{i}", "tool", "x " * size, atomic=True)
+        for i, size in enumerate(extra_sizes)
+    ]
+    strategy = (
+        TruncationStrategy("auto") if last is None else TruncationStrategy("last_messages", last)
+    )
+    # The index first sees an older state of the thread, then messages deleted and appended.
+    by_id = {m.id: m for m in messages}.__getitem__
+    index = PromptIndex(counter)
+    index.sync([m.id for m in messages[: max(0, len(messages) - appended)]], by_id)
+    thread = [m for i, m in enumerate(messages) if i not in deleted]
+    index.sync([m.id for m in thread], by_id)
+
+    options = {"counter": counter, "budget": budget, "fixed_tokens": 5, "strategy": strategy}
+    indexed = truncate(index, extra=extra, **options)
+    plain = truncate([*thread, *extra], **options)
+    assert indexed == plain
+    assert indexed.accounts() == plain.accounts()

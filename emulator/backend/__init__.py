@@ -10,7 +10,6 @@ views and maintenance the facade and snapshots need. A new resource is a module 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from ..engine.runs import RunEngine
 from ..engine.truncation import TruncationReport
@@ -115,8 +114,3 @@ class Backend:
     def check_invariants(self) -> list[str]:
         with self.store.lock:
             return self.store.check_invariants()
-
-    def copy_of(self, value: Any) -> Any:
-        """A deep copy taken under the lock, for read-only views."""
-        with self.store.lock:
-            return clone(value)

@@ -23,11 +23,6 @@ USER_MESSAGE: Any = {"role": "user", "content": "Weather in Paris?"}
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def assistant(client: openai.OpenAI) -> Assistant:
     return client.beta.assistants.create(model="gpt-4o", tools=TOOLS)
 
