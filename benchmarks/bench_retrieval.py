@@ -69,14 +69,18 @@ def prose(size: int, seed: int = 14) -> str:
     return "".join(parts)[:size]
 
 
-def _median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
+def _timings(action: Callable[[], object], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         gc.collect()
         start = time.process_time()
         action()
         times.append(time.process_time() - start)
-    return statistics.median(times)
+    return times
+
+
+def _median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
+    return statistics.median(_timings(action, repeats))
 
 
 def measure_ingest() -> dict[str, Any]:
@@ -135,8 +139,10 @@ def measure_search() -> dict[str, Any]:
         ),
     }
     for name, run in cases.items():
-        worst = max(_median_seconds(partial(run, query), repeats=21) for query in QUERIES)
-        figures[name] = round(worst * 1000, 3)
+        timings = [_timings(partial(run, query), repeats=21) for query in QUERIES]
+        # The slowest query's median, and its fastest repeat (the cost without interference).
+        figures[name] = round(max(statistics.median(t) for t in timings) * 1000, 3)
+        figures[name.replace("_ms", "_fastest_ms")] = round(max(min(t) for t in timings) * 1000, 3)
     return figures
 
 
@@ -152,7 +158,9 @@ def main() -> None:
         print(f"ingest  {name:<26} {value}")
     for name, value in search_figures.items():
         print(f"search  {name:<26} {value}")
-    worst_search = max(v for k, v in search_figures.items() if k.startswith("search"))
+    worst_search = max(
+        v for k, v in search_figures.items() if k.startswith("search") and "fastest" not in k
+    )
     print(
         f"targets: ingest {ingest_figures['ingest_ratio']}x <= {INGEST_TARGET_RATIO}x, "
         f"search {worst_search} ms <= {SEARCH_TARGET_MS} ms"
