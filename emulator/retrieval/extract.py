@@ -211,7 +211,6 @@ class _HTMLText(HTMLParser):
             self.parts.append(data)
 
 
-_BLANK_RUNS = re.compile(r"[ \t\r\f\v]*\n\s*")
 _SPACE_RUNS = re.compile(r"[ \t\r\f\v]+")
 
 
