@@ -28,9 +28,9 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python benchmarks/bench_retrieval.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from emulator.engine.tokens import load_encoding
 from emulator.retrieval import SearchIndex, chunk, ingest, parse_filter
 from emulator.retrieval.ingest import CHUNKING_ENCODING
-from emulator.tokens import load_encoding
 
 INGEST_TARGET_RATIO = 2.0
 SEARCH_TARGET_MS = 5.0

@@ -8,7 +8,7 @@ import io
 import openai
 import pytest
 
-from emulator.errors import InvalidRequestError
+from emulator.wire.errors import InvalidRequestError
 from emulator.wire.multipart import Form, UploadedFile, parse_form
 
 SDK_HTTP = importlib.import_module(

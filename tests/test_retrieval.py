@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from emulator.errors import InvalidRequestError
+from emulator.engine.tokens import load_encoding
 from emulator.retrieval import (
     AUTO_CHUNKING,
     SUPPORTED_EXTENSIONS,
@@ -36,7 +36,7 @@ from emulator.retrieval import (
     search_results_page,
     validate_attributes,
 )
-from emulator.tokens import load_encoding
+from emulator.wire.errors import InvalidRequestError
 
 ENCODING = load_encoding("cl100k_base")
 SEE = "See https://platform.openai.com/docs/assistants/tools/file-search/supported-files"

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import InvalidRequestError
+from ..wire.errors import InvalidRequestError
 
 _TYPE_NAMES: dict[type, str] = {
     bool: "a boolean",

@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from typing import Literal
 from xml.etree import ElementTree
 
-from ..errors import InvalidRequestError
+from ..wire.errors import InvalidRequestError
 
 __all__ = [
     "EMPTY_FILE_MESSAGE",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from ..errors import InvalidRequestError
+from ..wire.errors import InvalidRequestError
 from . import _validate as v
 
 __all__ = [

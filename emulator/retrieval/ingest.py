@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..tokens import load_encoding
+from ..engine.tokens import load_encoding
 from . import _validate as v
 from .extract import FILE_TOO_LARGE_MESSAGE, ExtractionError, extract_pages
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidRequestError
+from ..wire.errors import InvalidRequestError
 from . import _validate as v
 from .filters import Filter, parse_filter
 from .search import terms

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ..errors import InvalidRequestError
+from .errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
