@@ -24,6 +24,7 @@ import anyio.to_thread
 
 from .errors import NotFoundError
 from .faults import ConnectionDropped, RequestTimedOut
+from .http import control
 from .render import pretty_json
 from .routes import Response
 
@@ -66,6 +67,19 @@ class AsgiApp:
         body = await _read_body(receive)
         if body is None:
             return  # the client left before sending its whole request
+        if full_path == control.PREFIX or full_path.startswith(control.PREFIX + "/"):
+            answer = await anyio.to_thread.run_sync(
+                control.handle,
+                self.emulator,
+                method,
+                full_path[len(control.PREFIX) :],
+                parse_qsl(query_string, keep_blank_values=True),
+                _headers(scope),
+                body,
+            )
+            await _send_response(answer, send)
+            _log(scope, method, target, str(answer.status), started)
+            return
         if not (full_path == self.prefix or full_path.startswith(self.prefix + "/")):
             error = NotFoundError(f"Invalid URL ({method} {full_path})")
             answer = Response(404, {"content-type": "application/json"}, pretty_json(error.body()))
