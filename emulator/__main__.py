@@ -1,4 +1,5 @@
-"""`python -m emulator serve [options]`: the local server (see `emulator.server`)."""
+"""`python -m emulator serve [options]`: the local server; `python -m emulator clock advance 601`
+(and the other control commands) drive a running one (see `emulator.http.server`)."""
 
 import sys
 

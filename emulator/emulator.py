@@ -21,7 +21,8 @@ from .engine.responders import Responder, Rules, Script
 from .engine.tokens import TokenCounter
 from .engine.truncation import TruncationReport
 from .engine.turn import ResponderError
-from .http.asgi import AsgiApp
+from .http import control
+from .http.asgi import AsgiApp, function_app
 from .http.faults import Fault, FaultPlan
 from .http.pipeline import Pipeline, RecordedRequest, Response
 from .state import snapshot as snapshots
@@ -293,8 +294,10 @@ class Emulator:
     # --- serving and snapshots -----------------------------------------------------------
 
     def asgi_app(self, *, prefix: str = "/v1") -> AsgiApp:
-        """This emulator as an ASGI app (API under `prefix`), for uvicorn or `ASGITransport`."""
-        return AsgiApp(self.pipeline, prefix=prefix)
+        """This emulator as an ASGI app (API under `prefix`, the control API and dashboard under
+        `/_emulator`), for uvicorn or `ASGITransport`."""
+        mounts = {control.PREFIX: function_app(lambda request: control.handle(self, request))}
+        return AsgiApp(self.pipeline, prefix=prefix, mounts=mounts)
 
     def snapshot(self, path: str | Path | None = None) -> dict[str, Any]:
         """The whole state as JSON-serialisable data (also written to `path` if given)."""

@@ -115,6 +115,35 @@ class AsgiApp:
         _log(scope, method, target, str(answer.status), started)
 
 
+def function_app(answer: Callable[[Request], Response]) -> ASGIApp:
+    """An ASGI app answering each HTTP request with `answer` (off the event loop), for apps
+    mounted beside the API such as the control API; its paths are below the mount point."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        method: str = scope["method"]
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        target = scope.get("root_path", "") + _path(scope)
+        target += f"?{query_string}" if query_string else ""
+        body = await _read_body(receive)
+        if body is None:
+            return
+        headers = _headers(scope)
+        request = Request(
+            method.upper(),
+            _path(scope),
+            parse_qsl(query_string, keep_blank_values=True),
+            headers,
+            body,
+            _url(scope, headers, target),
+        )
+        response = await anyio.to_thread.run_sync(answer, request)
+        await _send_response(response, send)
+        _log(scope, method, target, str(response.status), started)
+
+    return app
+
+
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
@@ -206,4 +235,4 @@ def _log(scope: Scope, method: str, target: str, outcome: str, started: float) -
     log.info('%s "%s %s" %s %.0fms', who, method, target, outcome, elapsed)
 
 
-__all__ = ["AsgiApp"]
+__all__ = ["AsgiApp", "function_app"]

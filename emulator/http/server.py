@@ -24,6 +24,7 @@ import uvicorn
 from ..emulator import Emulator
 from ..engine.responders import Responder, Script, default_responder
 from ..http.asgi import AsgiApp
+from . import control_cli
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -121,7 +122,8 @@ class ThreadedServer:
     @emulator.setter
     def emulator(self, emulator: Emulator) -> None:
         self._emulator = emulator
-        self.app.handler = emulator.pipeline
+        fresh = emulator.asgi_app(prefix=self.app.prefix)
+        self.app.handler, self.app.mounts = fresh.handler, fresh.mounts
 
     @property
     def url(self) -> str:
@@ -293,8 +295,11 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the server until Ctrl-C; returns the exit status."""
+    """Run the server until Ctrl-C (or, for a control command such as `clock advance 601`,
+    drive a running one); returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] and arguments[0] in control_cli.COMMANDS:
+        return control_cli.main(arguments)
     if arguments[:1] == ["serve"]:
         arguments = arguments[1:]
     parser = build_parser()

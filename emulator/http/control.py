@@ -1,0 +1,614 @@
+"""The control API: drive a served emulator over HTTP, under `/_emulator/` beside `/v1`.
+
+What a test does in Python (move the clock, load a script, reset, snapshot, hold runs, inject
+faults, read the request log) any HTTP client can do here, so a Node, Go or curl user reproduces
+run expiry without Python. `GET /_emulator/` is the dashboard, a page built on these calls.
+
+Framework-free like the routes: an adapter hands `handle` the method, the path below
+`/_emulator`, the query, the headers and the body, and sends back the `Response`. The handlers
+need only `ControlledEmulator`, the few things they call on an emulator.
+
+Key rule: when the emulator has `require_key`, every call but the page itself needs that key
+(`Authorization: Bearer KEY`); without it, no key is needed (the page has no key to send).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..engine import reply
+from ..engine.responders import Responder, Rules, Script
+from ..engine.truncation import TruncationReport
+from ..state.clock import Clock
+from ..state.settings import HoldStatus
+from ..state.store import TERMINAL_RUN_STATUSES
+from ..wire.errors import (
+    APIError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    ServerError,
+)
+from ..wire.objects import Obj
+from ..wire.render import pretty_json
+from ..wire.requests import parse
+from .pipeline import Request, Response, authenticate
+from .routes.base import parse_list_query
+
+PREFIX = "/_emulator"
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: the clock stays a readable date
+PREVIEW_CHARS = 2_000  # longer strings are cut in the state view and the request log
+VIEW_LIMIT = 100  # newest assistants, threads, messages and runs per list in the state view
+STATE_REQUESTS = 20  # recent requests in the state view
+REDACTED_HEADERS = frozenset({"authorization", "api-key"})
+
+log = logging.getLogger("emulator.control")
+
+
+# --- what the handlers need from an emulator --------------------------------------------------
+
+
+class KeyOptions(Protocol):
+    @property
+    def required_key(self) -> str | None: ...
+
+
+class RecordedRequest(Protocol):
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def status(self) -> int | None: ...
+
+
+class ErrorRenderer(Protocol):
+    def render_error(self, error: APIError) -> Response: ...
+
+
+class ControlledEmulator(Protocol):
+    """What the control API calls on an emulator (`Emulator` has all of it)."""
+
+    @property
+    def settings(self) -> KeyOptions: ...
+    @property
+    def pipeline(self) -> ErrorRenderer: ...
+    @property
+    def clock(self) -> Clock: ...
+    def reset(self) -> None: ...
+    def respond_with(self, responder: Responder, *, assistant: str | None = None) -> None: ...
+    def snapshot(self) -> dict[str, Any]: ...
+    def load(self, source: Mapping[str, Any]) -> object: ...
+    def hold(self, at: HoldStatus = "in_progress", *, run_id: str | None = None) -> None: ...
+    def release(self, run_id: str | None = None) -> None: ...
+    def fail_next(
+        self,
+        times: int = 1,
+        *,
+        status: int = 500,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: float | None = None,
+        message: str | None = None,
+    ) -> object: ...
+    def drop_next(
+        self, times: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> object: ...
+    def timeout_next(
+        self, times: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> object: ...
+    @property
+    def requests(self) -> Sequence[RecordedRequest]: ...
+
+    # the read-only view behind GET /_emulator/state
+    @property
+    def assistants(self) -> Mapping[str, Obj]: ...
+    @property
+    def threads(self) -> Mapping[str, Obj]: ...
+    def messages(self, thread_id: str) -> list[Obj]: ...
+    def runs(self, thread_id: str) -> list[Obj]: ...
+    def steps(self, run_id: str) -> list[Obj]: ...
+    def truncation(self, run_id: str) -> list[TruncationReport]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One control request: the emulator it acts on and what was sent."""
+
+    emulator: ControlledEmulator
+    query: list[tuple[str, str]]
+    body: bytes
+
+    def json(self) -> Any:
+        return decode_json(self.body)
+
+
+Handler = Callable[[Call], Any]  # JSON data to answer with
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ClockAdvance(_Body):
+    seconds: Annotated[float, Field(ge=0, le=MAX_TIMESTAMP, allow_inf_nan=False)]
+
+
+class ClockMoveTo(_Body):
+    timestamp: Annotated[int, Field(ge=0, le=MAX_TIMESTAMP)]
+
+
+class RuleBody(_Body):
+    pattern: str | None = None  # re.search in the newest user message
+    assistant: str | None = None  # id or name
+    then: Any  # a reply, or a list of replies given one per matching turn of each run
+
+
+class ScriptBody(_Body):
+    replies: list[Any] | None = None
+    rules: list[RuleBody] | None = None
+    assistant: str | None = None  # answer only this assistant's runs (id or name)
+
+
+class HoldBody(_Body):
+    at: Literal["queued", "in_progress"] = "in_progress"
+    run_id: str | None = None
+
+
+class ReleaseBody(_Body):
+    run_id: str | None = None
+
+
+class FaultBody(_Body):
+    type: Literal["fail", "drop", "timeout"] = "fail"
+    times: Annotated[int, Field(ge=1, le=10_000)] = 1
+    method: Literal["GET", "POST", "DELETE"] | None = None
+    path: str | None = None  # a regex searched in the API path, e.g. "/runs$"
+    status: Annotated[int, Field(ge=400, le=599)] | None = None  # fail only (default 500)
+    retry_after: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] | None = None
+    message: str | None = None
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+def get_clock(call: Call) -> Obj:
+    return {"now": call.emulator.clock.now()}
+
+
+def advance_clock(call: Call) -> Obj:
+    body = parse(ClockAdvance, call.json())
+    if call.emulator.clock.now() + body.seconds > MAX_TIMESTAMP:
+        raise InvalidRequestError(
+            f"Invalid 'seconds': the clock would pass {MAX_TIMESTAMP} (the year 9999).",
+            param="seconds",
+            code="invalid_value",
+        )
+    return {"now": call.emulator.clock.advance(body.seconds)}
+
+
+def move_clock(call: Call) -> Obj:
+    body = parse(ClockMoveTo, call.json())
+    call.emulator.clock.move_to(body.timestamp)
+    return {"now": call.emulator.clock.now()}
+
+
+def reset(call: Call) -> Obj:
+    call.emulator.reset()
+    return {"reset": True, "now": call.emulator.clock.now()}
+
+
+def load_script(call: Call) -> Obj:
+    data = call.json()
+    if isinstance(data, list):  # a script file may be a bare list of replies
+        data = {"replies": data}
+    body = parse(ScriptBody, data)
+    call.emulator.respond_with(responder_from_data(body), assistant=body.assistant)
+    return {
+        "replies": len(body.replies or ()),
+        "rules": len(body.rules or ()),
+        "assistant": body.assistant,
+    }
+
+
+def responder_from_data(body: ScriptBody) -> Responder:
+    """A script of replies, or rules (answered by the script, if any, when none matches)."""
+    if body.replies is None and body.rules is None:
+        raise InvalidRequestError(
+            "Missing required parameter: 'replies' (or 'rules').",
+            param="replies",
+            code="missing_required_parameter",
+        )
+    script = None
+    if body.replies is not None:
+        script = Script(*(_reply(item, f"replies[{n}]") for n, item in enumerate(body.replies)))
+    if body.rules is None:
+        assert script is not None
+        return script
+    rules = Rules() if script is None else Rules(fallback=script)
+    for n, rule in enumerate(body.rules):
+        param = f"rules[{n}]"
+        try:
+            pattern = re.compile(rule.pattern) if rule.pattern is not None else None
+        except re.error as error:
+            raise InvalidRequestError(
+                f"Invalid '{param}.pattern': not a regular expression ({error}).",
+                param=f"{param}.pattern",
+                code="invalid_value",
+            ) from None
+        if isinstance(rule.then, list):
+            if not rule.then:
+                raise InvalidRequestError(
+                    f"Invalid '{param}.then': expected at least one reply.",
+                    param=f"{param}.then",
+                    code="invalid_value",
+                )
+            then: Any = [_reply(item, f"{param}.then[{i}]") for i, item in enumerate(rule.then)]
+        else:
+            then = _reply(rule.then, f"{param}.then")
+        rules.add(pattern, then, assistant=rule.assistant)
+    return rules
+
+
+def _reply(data: Any, param: str) -> reply.Reply:
+    try:
+        return reply.from_data(data)
+    except (ValueError, TypeError) as error:
+        raise InvalidRequestError(f"Invalid '{param}': {error}", param=param) from None
+
+
+def get_snapshot(call: Call) -> Obj:
+    return call.emulator.snapshot()
+
+
+def load_snapshot(call: Call) -> Obj:
+    data = call.json()
+    if not isinstance(data, dict):
+        raise InvalidRequestError("Invalid snapshot: expected a JSON object.", code="invalid_type")
+    try:
+        call.emulator.load(data)  # all or nothing: a SnapshotError changes nothing
+    except ValueError as error:  # SnapshotError is a ValueError
+        raise InvalidRequestError(f"Invalid snapshot: {error}", code="invalid_snapshot") from None
+    return {"loaded": True, "now": call.emulator.clock.now()}
+
+
+def hold(call: Call) -> Obj:
+    body = parse(HoldBody, call.json())
+    call.emulator.hold(body.at, run_id=body.run_id)
+    return {"held": body.at, "run_id": body.run_id}
+
+
+def release(call: Call) -> Obj:
+    body = parse(ReleaseBody, call.json())
+    call.emulator.release(body.run_id)
+    return {"released": True, "run_id": body.run_id}
+
+
+def add_fault(call: Call) -> Obj:
+    body = parse(FaultBody, call.json())
+    if body.path is not None:
+        try:
+            re.compile(body.path)
+        except re.error as error:
+            raise InvalidRequestError(
+                f"Invalid 'path': not a regular expression ({error}).",
+                param="path",
+                code="invalid_value",
+            ) from None
+    emulator = call.emulator
+    if body.type == "fail":
+        emulator.fail_next(
+            body.times,
+            status=500 if body.status is None else body.status,
+            method=body.method,
+            path=body.path,
+            retry_after=body.retry_after,
+            message=body.message,
+        )
+    else:
+        for name in ("status", "retry_after", "message"):
+            if getattr(body, name) is not None:
+                raise InvalidRequestError(
+                    f"Invalid '{name}': it applies to faults of type 'fail' only.",
+                    param=name,
+                    code="invalid_value",
+                )
+        add = emulator.drop_next if body.type == "drop" else emulator.timeout_next
+        add(body.times, method=body.method, path=body.path)
+    return body.model_dump()
+
+
+def recent_requests(call: Call) -> Obj:
+    """The newest requests (`limit`, default 20, at most 100), newest first like API lists."""
+    query = parse_list_query(call.query)
+    log_ = call.emulator.requests
+    data = [_request_view(r) for r in log_[-query.limit :]]
+    if query.order == "desc":
+        data.reverse()
+    return {"object": "list", "data": data, "total": len(log_)}
+
+
+def state(call: Call) -> Obj:
+    """Everything the dashboard shows, newest objects last, long strings cut."""
+    emulator = call.emulator
+    now = emulator.clock.now()
+    threads = []
+    for thread_id, thread in _newest(emulator.threads).items():
+        try:
+            messages, runs = emulator.messages(thread_id), emulator.runs(thread_id)
+            runs_view = [_run_view(emulator, run) for run in runs[-VIEW_LIMIT:]]
+        except KeyError:  # deleted while we looked
+            continue
+        threads.append(
+            {
+                "thread": thread,
+                "messages": messages[-VIEW_LIMIT:],
+                "message_count": len(messages),
+                "runs": runs_view,
+                "run_count": len(runs),
+            }
+        )
+    assistants = emulator.assistants
+    log_ = emulator.requests
+    view = {
+        "object": "emulator.state",
+        "now": now,
+        "assistants": list(_newest(assistants).values()),
+        "assistant_count": len(assistants),
+        "threads": threads,
+        "thread_count": len(emulator.threads),
+        "requests": [_request_view(r) for r in reversed(log_[-STATE_REQUESTS:])],
+        "request_count": len(log_),
+    }
+    abridged: Obj = _abridge(view)
+    return abridged
+
+
+def _newest(objects: Mapping[str, Obj]) -> dict[str, Obj]:
+    return dict(list(objects.items())[-VIEW_LIMIT:])
+
+
+def _run_view(emulator: ControlledEmulator, run: Obj) -> Obj:
+    steps = emulator.steps(run["id"])
+    return {
+        "run": run,
+        "timeline": timeline(run, steps),
+        "steps": steps,
+        "truncation": [_report_view(r) for r in emulator.truncation(run["id"])],
+    }
+
+
+def timeline(run: Obj, steps: Sequence[Obj]) -> list[Obj]:
+    """The statuses a run went through, with when (`at` None: the time is not recorded).
+
+    Built from the run's and its steps' timestamps: a step calling functions began a
+    `requires_action` at its `created_at`, and its `completed_at` is when outputs came back.
+    """
+    events: list[Obj] = [{"status": "queued", "at": run["created_at"]}]
+    # `started_at` is the latest start (a run starts again after tool outputs); the first turn
+    # began when its first step was made.
+    first_start = steps[0]["created_at"] if steps else run.get("started_at")
+    if first_start is not None:
+        events.append({"status": "in_progress", "at": first_start})
+    for step in steps:
+        details = step.get("step_details") or {}
+        calls = details.get("tool_calls") or []
+        if step.get("type") == "tool_calls" and any(c.get("type") == "function" for c in calls):
+            events.append({"status": "requires_action", "at": step["created_at"]})
+            if step.get("completed_at") is not None:
+                events.append({"status": "in_progress", "at": step["completed_at"]})
+    status = run["status"]
+    ended = {
+        "completed": run.get("completed_at"),
+        "incomplete": run.get("completed_at"),
+        "failed": run.get("failed_at"),
+        "cancelled": run.get("cancelled_at"),
+        "expired": run.get("expires_at"),  # it expired when the clock passed this
+    }
+    if status in TERMINAL_RUN_STATUSES:
+        events.append({"status": status, "at": ended.get(status)})
+    elif status != events[-1]["status"]:
+        events.append({"status": status, "at": None})  # e.g. cancelling
+    return events
+
+
+def _report_view(report: TruncationReport) -> Obj:
+    return {
+        "prompt_tokens": report.prompt_tokens,
+        "budget": report.budget,
+        "fixed_tokens": report.fixed_tokens,
+        "fits": report.fits,
+        "visible": [
+            {
+                "id": a.id,
+                "role": a.role,
+                "fate": a.fate,
+                "tokens": a.tokens,
+                "original_tokens": a.original_tokens,
+            }
+            for a in report.visible
+        ],
+        "dropped": [
+            {"id": id_, "role": role}
+            for id_, role in zip(
+                report.dropped_ids,
+                report.dropped_roles or ("",) * len(report.dropped_ids),
+                strict=True,
+            )
+        ],
+    }
+
+
+def _request_view(request: RecordedRequest) -> Obj:
+    text = request.body.decode("utf-8", errors="replace")
+    headers = {
+        name: "[redacted]" if name in REDACTED_HEADERS else value
+        for name, value in request.headers.items()
+    }
+    return {
+        "method": request.method,
+        "path": request.path,
+        "url": request.url,
+        "status": request.status,  # None: dropped or timed out by an injected fault
+        "headers": headers,
+        "body": _cut(text),
+        "body_bytes": len(request.body),
+    }
+
+
+def _abridge(value: Any) -> Any:
+    """JSON data with every string longer than PREVIEW_CHARS cut (a view, not the object)."""
+    if isinstance(value, str):
+        return _cut(value)
+    if isinstance(value, dict):
+        return {key: _abridge(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_abridge(item) for item in value]
+    return value
+
+
+def _cut(text: str) -> str:
+    if len(text) <= PREVIEW_CHARS:
+        return text
+    return f"{text[:PREVIEW_CHARS]}… [{len(text) - PREVIEW_CHARS} more characters]"
+
+
+# --- dispatch --------------------------------------------------------------------------------
+
+ROUTES: dict[str, dict[str, Handler]] = {
+    "/clock": {"GET": get_clock},
+    "/clock/advance": {"POST": advance_clock},
+    "/clock/move_to": {"POST": move_clock},
+    "/reset": {"POST": reset},
+    "/script": {"POST": load_script},
+    "/snapshot": {"GET": get_snapshot, "POST": load_snapshot},
+    "/hold": {"POST": hold},
+    "/release": {"POST": release},
+    "/faults": {"POST": add_fault},
+    "/requests": {"GET": recent_requests},
+    "/state": {"GET": state},
+}
+
+
+def handle(emulator: ControlledEmulator, request: Request) -> Response:
+    """Answer one control request; its path is below `/_emulator` (`""`, `/`, `/clock/advance`).
+
+    Header names are lower-case. Every failure is an OpenAI-shaped error, rendered by the
+    pipeline like every wire error; nothing changes then.
+    """
+    method, path, headers = request.method.upper(), request.path, request.headers
+    route = path.rstrip("/")
+    if route == "":
+        if method != "GET":
+            return _error(
+                emulator, MethodNotAllowedError(f"Invalid method for URL ({method} {PREFIX}/)")
+            )
+        return dashboard(emulator.settings.required_key is not None)
+    try:
+        required_key = emulator.settings.required_key
+        if required_key is not None:
+            authenticate(headers, required_key)
+        methods = ROUTES.get(route)
+        if methods is None:
+            raise NotFoundError(f"Invalid URL ({method} {PREFIX}{path})")
+        handler = methods.get(method)
+        if handler is None:
+            raise MethodNotAllowedError(f"Invalid method for URL ({method} {PREFIX}{path})")
+        answer = handler(Call(emulator, request.query, request.body))
+    except APIError as error:
+        return _error(emulator, error)
+    except Exception as error:  # a bug in the emulator: say so, as the routes do
+        log.error("control %s %s failed: %r", method, path, error, exc_info=error)
+        failure = ServerError(f"The control call failed: {type(error).__name__}: {error}")
+        return _error(emulator, failure)
+    return Response(200, _json_headers(), pretty_json(answer))
+
+
+def decode_json(raw: bytes) -> Any:
+    """A JSON body (empty: `{}`); NaN, Infinity and numbers too large for a float are refused."""
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise InvalidRequestError("Invalid body: JSON nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError(
+            "We could not parse the JSON body of your request. The control API expects a "
+            "JSON payload, but what was sent was not valid JSON."
+        ) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _json_headers() -> dict[str, str]:
+    return {"content-type": "application/json", "cache-control": "no-store"}
+
+
+def _error(emulator: ControlledEmulator, error: APIError) -> Response:
+    response = emulator.pipeline.render_error(error)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+_KEY_MARKER = 'content="key-required"'
+_PAGE_HEADERS = {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    # Everything is inline and nothing outside this server is fetched (offline by design).
+    "content-security-policy": (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'"
+    ),
+}
+
+
+@functools.cache
+def _page() -> str:
+    return (
+        resources.files("emulator")
+        .joinpath("http")
+        .joinpath("dashboard")
+        .joinpath("index.html")
+        .read_text(encoding="utf-8")
+    )
+
+
+def dashboard(key_required: bool) -> Response:
+    """The dashboard page; it asks for the key first when the emulator requires one."""
+    page = _page().replace(_KEY_MARKER, f'content="{"true" if key_required else "false"}"', 1)
+    return Response(200, dict(_PAGE_HEADERS), page.encode("utf-8"))
+
+
+__all__ = ["PREFIX", "ROUTES", "ControlledEmulator", "decode_json", "handle", "timeline"]
