@@ -799,6 +799,7 @@ def test_stream_yields_text_deltas_and_then_the_reply(context: RunContext) -> No
             chunk({"content": "Sunny"}),
             chunk({"content": " in Paris."}),
             chunk({}, "stop"),
+            {"object": "chat.completion.chunk", "choices": [], "usage": {"total_tokens": 9}},
         )
     )
     turn = forward(URL, transport=fake.transport).stream(context)
