@@ -782,12 +782,18 @@ def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, 
 
 @pytest.fixture
 def context(
-    client: openai.OpenAI, emu: Emulator, assistant: Assistant, thread: Thread
+    request: pytest.FixtureRequest,
+    client: openai.OpenAI,
+    emu: Emulator,
+    assistant: Assistant,
+    thread: Thread,
 ) -> RunContext:
-    """The RunContext of a real first turn, as a responder receives it."""
+    """The RunContext of a real first turn, as a responder receives it (the parameter, if any:
+    parallel_tool_calls)."""
     seen: list[RunContext] = []
     emu.respond_with(lambda context: seen.append(context) or reply.text("ok"))
-    run(client, thread, assistant, tool_choice="required")
+    parallel = getattr(request, "param", True)
+    run(client, thread, assistant, tool_choice="required", parallel_tool_calls=parallel)
     return seen[0]
 
 
@@ -810,29 +816,38 @@ def test_stream_yields_text_deltas_and_then_the_reply(context: RunContext) -> No
     assert fake.bodies[0]["tool_choice"] == "required"
 
 
+@pytest.mark.parametrize("context", [True, False], indirect=True, ids=["parallel", "single"])
 def test_stream_yields_tool_call_argument_deltas_with_their_final_ids(context: RunContext) -> None:
     fake = FakeUpstream()
-    first = {"index": 0, "id": "call_s", "function": {"name": "get_weather", "arguments": ""}}
-    second = {"index": 1, "id": "call_s", "function": {"name": "get_time", "arguments": "{}"}}
+
+    def call(index: int, name: str, arguments: str) -> dict[str, Any]:
+        """As llama.cpp streams calls: id and name repeated in every chunk."""
+        function = {"name": name, "arguments": arguments}
+        return {"tool_calls": [{"index": index, "id": "call_s", "function": function}]}
+
     fake.answers.append(
         sse(
-            chunk({"tool_calls": [first]}),
-            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city":'}}]}),
-            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Paris"}'}}]}),
-            chunk({"tool_calls": [second]}, "tool_calls"),
+            chunk(call(0, "get_weather", "")),
+            chunk(call(0, "get_weather", '{"city":')),
+            chunk(call(0, "get_weather", '"Paris"}')),
+            chunk(call(1, "get_time", "{}"), "tool_calls"),
         )
     )
     turn = forward(URL, transport=fake.transport).stream(context)
 
-    assert list(turn) == [
+    weather = [
         CallDelta(0, "call_s", "get_weather", ""),
-        CallDelta(0, "call_s", None, '{"city":'),
-        CallDelta(0, "call_s", None, '"Paris"}'),
-        CallDelta(1, None, "get_time", "{}"),  # the same id again: the engine draws a fresh one
+        CallDelta(0, None, None, '{"city":'),
+        CallDelta(0, None, None, '"Paris"}'),
     ]
-    assert turn.reply == reply.tool_calls(
-        reply.call("get_weather", '{"city":"Paris"}', id="call_s"), reply.call("get_time", "{}")
-    )
+    made = reply.call("get_weather", '{"city":"Paris"}', id="call_s")
+    if context.run["parallel_tool_calls"]:
+        # the same id again: the engine draws a fresh one
+        assert list(turn) == [*weather, CallDelta(1, None, "get_time", "{}")]
+        assert turn.reply == reply.tool_calls(made, reply.call("get_time", "{}"))
+    else:
+        assert list(turn) == weather
+        assert turn.reply == reply.tool_calls(made)
 
 
 @pytest.mark.parametrize(

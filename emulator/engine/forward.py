@@ -212,9 +212,10 @@ class Forward:
 class TurnStream:
     """The deltas of a streamed forwarded turn; `reply` holds the turn's reply once they are read.
 
-    Tool call deltas come with their final id (None: the engine gives a fresh one) and, when
-    `parallel_tool_calls` is false, only for the first call. Iterating never raises: a failure
-    ends the deltas and makes `reply` a `reply.fail(...)`.
+    A call's first delta carries its final id (None: the engine draws a fresh one), its name
+    comes once, and later deltas carry argument pieces only (llama.cpp repeats id and name in
+    every chunk). With `parallel_tool_calls` false only the first call streams. Iterating never
+    raises: a failure ends the deltas and makes `reply` a `reply.fail(...)`.
     """
 
     def __init__(self, owner: Forward, context: RunContext) -> None:
@@ -226,17 +227,18 @@ class TurnStream:
         owner, context = self._owner, self._context
         seen: list[Delta] = []
         ids = CallIds(context.tool_outputs)
-        resolved: dict[int, str | None] = {}
+        named: dict[int, bool] = {}  # index -> its name was given
         single = not context.run["parallel_tool_calls"]
         try:
             for delta in owner.upstream.stream(owner.request_body(context)):
                 if isinstance(delta, CallDelta):
-                    if single and resolved and delta.index not in resolved:
-                        continue
-                    if delta.index not in resolved:
-                        resolved[delta.index] = ids.resolve(delta.id)
+                    first = delta.index not in named
+                    if first and single and named:
+                        continue  # without parallel_tool_calls, only the first call
+                    name = None if named.get(delta.index) else delta.name
+                    named[delta.index] = named.get(delta.index, False) or name is not None
                     delta = CallDelta(
-                        delta.index, resolved[delta.index], delta.name, delta.arguments
+                        delta.index, ids.resolve(delta.id) if first else None, name, delta.arguments
                     )
                 seen.append(delta)
                 if not isinstance(delta, Finish):
