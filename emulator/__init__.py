@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .emulator import Emulator, RecordedRequest
 from .engine import reply
+from .engine.forward import Forward, forward
 from .engine.models import ModelInfo, ModelRegistry
 from .engine.responders import (
     ContextMessage,
@@ -45,6 +46,7 @@ __all__ = [
     "ContextMessage",
     "Emulator",
     "Fault",
+    "Forward",
     "FrozenClock",
     "MessageAccount",
     "ModelInfo",
@@ -64,5 +66,6 @@ __all__ = [
     "ToolResult",
     "TruncationReport",
     "default_responder",
+    "forward",
     "reply",
 ]

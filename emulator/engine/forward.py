@@ -33,10 +33,9 @@ from typing import Any
 
 import httpx
 
-from emulator import reply
-from emulator.reply import Reply
-from emulator.responders import RunContext, ToolResult
-
+from . import reply
+from .reply import Reply
+from .responders import RunContext, ToolResult
 from .upstream import (
     CallDelta,
     Completion,
@@ -95,11 +94,15 @@ def forward(
 
 
 def responder_from_cli(
-    url: str, model: str | None = None, key_env: str = DEFAULT_KEY_ENV
+    url: str,
+    model: str | None = None,
+    key_env: str = DEFAULT_KEY_ENV,
+    *,
+    seed: int | str | None = 0,
 ) -> Forward:
     """The responder of `serve --forward URL [--forward-model NAME]`; the key comes from the
     environment variable `key_env` (unset or empty: no key), never from the command line."""
-    return forward(url, model=model, api_key=os.environ.get(key_env) or None)
+    return forward(url, model=model, api_key=os.environ.get(key_env) or None, seed=seed)
 
 
 class Forward:

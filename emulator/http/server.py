@@ -22,6 +22,7 @@ from typing import Any, cast
 import uvicorn
 
 from ..emulator import Emulator
+from ..engine.forward import responder_from_cli
 from ..engine.responders import Responder, Script, default_responder
 from ..http.asgi import AsgiApp
 from . import control_cli
@@ -243,6 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
         "fixtures/), or a responder callable to import; default: echo the user",
     )
     parser.add_argument(
+        "--forward",
+        metavar="URL",
+        help="answer every model turn with an OpenAI-compatible Chat Completions server at URL "
+        "(e.g. http://127.0.0.1:8080/v1, a local llama.cpp or Ollama); its key, if any, from "
+        "$EMULATOR_FORWARD_API_KEY",
+    )
+    parser.add_argument(
+        "--forward-model",
+        metavar="NAME",
+        help="with --forward: the upstream model to ask (default: each run's own model)",
+    )
+    parser.add_argument(
         "--fixture",
         metavar="SNAPSHOT.json",
         help="start from a snapshot written by Emulator.snapshot() (objects, clock, ids)",
@@ -289,8 +302,14 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
     if args.fixture:
         emulator.load(args.fixture)
     emulator.progress = args.progress
+    if args.responder and args.forward:
+        raise ValueError("--responder and --forward both choose the responder: give one")
+    if args.forward_model and not args.forward:
+        raise ValueError("--forward-model goes with --forward URL")
     if args.responder:
         emulator.respond_with(load_responder(args.responder))
+    elif args.forward:
+        emulator.respond_with(responder_from_cli(args.forward, args.forward_model, seed=args.seed))
     return emulator
 
 
