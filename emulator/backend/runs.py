@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from ..engine.stream import Events, Frame
 from ..wire import requests as schemas
 from ..wire.errors import not_found
+from ..wire.events import step_view
 from ..wire.objects import Obj, Page
 from .base import ListQuery, Resource, dump, page
 from .threads import Threads
@@ -69,13 +70,20 @@ class Runs(Resource):
 
     # --- run steps -----------------------------------------------------------------------
 
-    def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page:
+    def list_steps(
+        self, thread_id: str, run_id: str, query: ListQuery, *, include_content: bool = False
+    ) -> Page:
+        """A page of steps; file_search results carry `content` only with `include_content`."""
         self.get(thread_id, run_id)
-        return page(self.store.steps[run_id], query)
+        found = page(self.store.steps[run_id], query)
+        steps = [step_view(step, include_content=include_content) for step in found.data]
+        return Page(steps, found.has_more)
 
-    def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj:
+    def get_step(
+        self, thread_id: str, run_id: str, step_id: str, *, include_content: bool = False
+    ) -> Obj:
         self.get(thread_id, run_id)
         found = self.store.steps[run_id].get(step_id)
         if found is None:
             raise not_found("run step", step_id)
-        return found
+        return step_view(found, include_content=include_content)

@@ -6,6 +6,8 @@ Build replies with the functions here (`reply.text(...)`, `reply.tool_call(...)`
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,11 +22,16 @@ ANNOTATION_TYPES = ("file_citation", "file_path")
 
 @dataclass(frozen=True)
 class Text:
-    """An assistant message; `chunks` fixes how a stream splits it into deltas."""
+    """An assistant message; `chunks` fixes how a stream splits it into deltas.
+
+    `image_files` become `image_file` parts before the text: file ids, or names of files this
+    run's code_interpreter wrote (as are the `file_id`s of annotations).
+    """
 
     value: str
     annotations: tuple[Mapping[str, Any], ...] = ()
     chunks: tuple[str, ...] | None = None
+    image_files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.value, str):
@@ -33,6 +40,8 @@ class Text:
             raise ValueError("the chunks of a text reply must join to its value")
         for annotation in self.annotations:
             _check_annotation(annotation, self.value)
+        if not all(isinstance(f, str) and f for f in self.image_files):
+            raise ValueError(f"image_files are file ids or output file names: {self.image_files}")
 
 
 def _check_annotation(annotation: Mapping[str, Any], value: str) -> None:
@@ -114,7 +123,56 @@ class Incomplete:
             )
 
 
-Reply = Text | ToolCalls | Failure | Incomplete
+@dataclass(frozen=True)
+class FileSearch:
+    """A `file_search` call over the run's vector stores; the responder is asked again after it."""
+
+    queries: tuple[str, ...]
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.queries or not all(isinstance(q, str) and q for q in self.queries):
+            raise ValueError(f"file_search needs non-empty query strings, not {self.queries!r}")
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file a code_interpreter call writes (purpose `assistants_output`)."""
+
+    filename: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.filename, str) or not self.filename:
+            raise ValueError("an output file needs a filename")
+        if not isinstance(self.data, bytes):
+            raise TypeError(f"an output file's data is bytes, not {type(self.data).__name__}")
+
+
+@dataclass(frozen=True)
+class CodeInterpreter:
+    """A `code_interpreter` call with the outputs it claims (nothing is executed).
+
+    `logs` becomes a `logs` output, each of `images` an `image` output; `files` are written
+    without being outputs (what `file_path` annotations point at). The responder is asked again.
+    """
+
+    input: str
+    logs: str | None = None
+    images: tuple[OutputFile, ...] = ()
+    files: tuple[OutputFile, ...] = ()
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.input, str):
+            raise TypeError(f"code_interpreter input is a str, not {type(self.input).__name__}")
+        if self.logs is not None and not isinstance(self.logs, str):
+            raise TypeError(f"code_interpreter logs are a str, not {type(self.logs).__name__}")
+
+
+Reply = Text | ToolCalls | FileSearch | CodeInterpreter | Failure | Incomplete
+REPLY_TYPES = (Text, ToolCalls, FileSearch, CodeInterpreter, Failure, Incomplete)
+CITATION_MARKER = "\u3010{m}:{n}\u2020{name}\u3011"  # 【4:0†name】; m is opaque, fixed at 4
 
 
 def _arguments(arguments: Mapping[str, Any] | str | None) -> str:
@@ -130,14 +188,16 @@ def text(
     *,
     annotations: Sequence[Mapping[str, Any]] = (),
     chunks: Sequence[str] | None = None,
+    image_files: Sequence[str] = (),
 ) -> Text:
     """Reply with an assistant message. `chunks` (joining to `value`) sets the stream deltas.
 
     Annotations built by `file_citation` / `file_path` without indices are placed at the first
-    occurrence of their `text` in `value`.
+    occurrence of their `text` in `value`. `image_files` (file ids, or names of files this run's
+    code_interpreter wrote) come first in the message as `image_file` parts.
     """
     placed = tuple(_place(annotation, value) for annotation in annotations)
-    return Text(value, placed, tuple(chunks) if chunks is not None else None)
+    return Text(value, placed, tuple(chunks) if chunks is not None else None, tuple(image_files))
 
 
 def _place(annotation: Mapping[str, Any], value: str) -> Mapping[str, Any]:
@@ -172,13 +232,52 @@ def _annotation(
 ) -> dict[str, Any]:
     if start_index is not None and end_index is None:
         end_index = start_index + len(text)
-    return {
+    return {  # the real key order
         "type": kind,
         "text": text,
-        kind: {"file_id": file_id},
         "start_index": start_index,
         "end_index": end_index,
+        kind: {"file_id": file_id},
     }
+
+
+def citation_marker(n: int, file_name: str) -> str:
+    """The marker the model writes for result `n` of a file search: `【4:n†file_name】`."""
+    return CITATION_MARKER.format(m=4, n=n, name=file_name)
+
+
+def file_search(*queries: str, id: str | None = None) -> FileSearch:
+    """Search the run's vector stores (the assistant's and the thread's) for `queries`.
+
+    The run gets a `tool_calls` step with one `file_search` call; the responder is then asked
+    again with the results in `RunContext.file_search_results`.
+    """
+    return FileSearch(tuple(queries), id)
+
+
+ImageSpec = bytes | tuple[str, bytes]
+
+
+def code_interpreter(
+    input: str,
+    *,
+    logs: str | None = None,
+    images: Sequence[ImageSpec] = (),
+    files: Sequence[tuple[str, bytes]] = (),
+    id: str | None = None,
+) -> CodeInterpreter:
+    """A `code_interpreter` call whose outputs are given, not computed (no code runs).
+
+    `logs` is the call's `logs` output; each image (`bytes`, or `(filename, bytes)`) becomes an
+    `assistants_output` file and an `image` output; `files` are written as files only. The
+    responder is then asked again, with the call in `RunContext.code_interpreter_calls`.
+    """
+    made = tuple(
+        OutputFile(*image) if isinstance(image, tuple) else OutputFile(f"image-{n}.png", image)
+        for n, image in enumerate(images)
+    )
+    written = tuple(OutputFile(name, data) for name, data in files)
+    return CodeInterpreter(input, logs, made, written, id)
 
 
 def call(
@@ -221,7 +320,9 @@ def from_data(data: Mapping[str, Any] | str) -> Reply:
 
     `"hi"` or `{"text": "hi"}`; `{"tool_call": {"name": ..., "arguments": {...}}}`;
     `{"tool_calls": [{"name": ..., "arguments": ...}, ...]}`; `{"fail": {"code", "message"}}`;
-    `{"incomplete": {"reason", "text"}}`.
+    `{"incomplete": {"reason", "text"}}`; `{"file_search": "query"}` or
+    `{"file_search": {"queries": [...]}}`; `{"code_interpreter": {"input", "logs", "images":
+    [{"filename", "base64"}], "files": [...]}}`.
     """
     if isinstance(data, str):
         return text(data)
@@ -239,7 +340,22 @@ def _from_item(kind: str, value: Any) -> Reply:
         if isinstance(value, str):
             return text(value)
         return text(
-            value["value"], annotations=value.get("annotations", ()), chunks=value.get("chunks")
+            value["value"],
+            annotations=value.get("annotations", ()),
+            chunks=value.get("chunks"),
+            image_files=value.get("image_files", ()),
+        )
+    if kind == "file_search":
+        if isinstance(value, str):
+            return file_search(value)
+        return file_search(*value["queries"], id=value.get("id"))
+    if kind == "code_interpreter":
+        return code_interpreter(
+            value["input"],
+            logs=value.get("logs"),
+            images=[_file_data(f) for f in value.get("images", ())],
+            files=[_file_data(f) for f in value.get("files", ())],
+            id=value.get("id"),
         )
     if kind == "tool_call":
         return tool_call(value["name"], value.get("arguments"), id=value.get("id"))
@@ -250,5 +366,14 @@ def _from_item(kind: str, value: Any) -> Reply:
     if kind == "incomplete":
         return incomplete(**value) if isinstance(value, Mapping) else incomplete(value)
     raise ValueError(
-        f"unknown reply kind {kind!r}; expected text, tool_call, tool_calls, fail or incomplete"
+        f"unknown reply kind {kind!r}; expected text, tool_call, tool_calls, file_search, "
+        "code_interpreter, fail or incomplete"
     )
+
+
+def _file_data(item: Mapping[str, Any]) -> tuple[str, bytes]:
+    """`{"filename", "base64"}` of a scripted output file."""
+    try:
+        return item["filename"], base64.b64decode(item["base64"], validate=True)
+    except binascii.Error as error:
+        raise ValueError(f"output file {item.get('filename')!r}: bad base64 ({error})") from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..retrieval.search import SearchResult
 from . import reply
 from .reply import Reply
 from .truncation import TruncationReport
@@ -40,6 +41,34 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class FileSearchCall:
+    """A file_search call of this run: its queries and what they found, best first."""
+
+    call_id: str
+    queries: tuple[str, ...]
+    results: tuple[SearchResult, ...]
+
+
+@dataclass(frozen=True)
+class OutputFileRef:
+    """A file a code_interpreter call of this run wrote."""
+
+    file_id: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class CodeInterpreterCall:
+    """A code_interpreter call of this run: its input and the outputs the reply gave it."""
+
+    call_id: str
+    input: str
+    logs: str | None
+    images: tuple[OutputFileRef, ...]
+    files: tuple[OutputFileRef, ...]
+
+
+@dataclass(frozen=True)
 class RunContext:
     """Everything a responder may look at for one model turn (copies: changing them is harmless)."""
 
@@ -51,6 +80,30 @@ class RunContext:
     truncation: TruncationReport
     turn: int = 0
     new_tool_outputs: tuple[ToolResult, ...] = ()
+    vector_store_ids: tuple[str, ...] = ()
+    has_files: bool = False
+    file_searches: tuple[FileSearchCall, ...] = ()
+    code_interpreter_calls: tuple[CodeInterpreterCall, ...] = ()
+
+    @property
+    def file_search_results(self) -> tuple[SearchResult, ...]:
+        """The results of this run's latest file_search call, best first (empty if none)."""
+        return self.file_searches[-1].results if self.file_searches else ()
+
+    def citation(self, n: int = 0) -> tuple[str, dict[str, Any]]:
+        """The marker for result `n` of the latest file search and its `file_citation`.
+
+        `marker, note = context.citation(0)`, then
+        `reply.text(f"Cake{marker}.", annotations=[note])`.
+        """
+        result = self.file_search_results[n]
+        marker = reply.citation_marker(n, result.filename)
+        return marker, reply.file_citation(marker, result.file_id)
+
+    @property
+    def tool_types(self) -> tuple[str, ...]:
+        """The types of the run's tools (`function`, `file_search`, `code_interpreter`)."""
+        return tuple(t["type"] for t in self.run["tools"])
 
     @property
     def last_user_message(self) -> str | None:
@@ -79,18 +132,41 @@ def default_responder(context: RunContext) -> Reply:
     - after tool outputs: `Tool results: name=output, ...`;
     - when `tool_choice` forces a function (by name, or `"required"`: the first function tool):
       that call with `{}` arguments;
+    - with the file_search tool and stores that hold files: a search for the newest user
+      message, then an answer quoting the best chunk with a `file_citation`;
     - otherwise it echoes the newest user message: `You said: <text>` (or `Hello!` if none).
     """
     if context.new_tool_outputs:
         results = ", ".join(f"{r.name}={r.output}" for r in context.new_tool_outputs)
         return reply.text(f"Tool results: {results}")
+    last = context.last_user_message
+    if context.file_searches:
+        if context.file_search_results:
+            return quote_best_result(context)
+        return reply.text(f"I found nothing about that in the files. You said: {last}")
     choice = context.run.get("tool_choice")
     if isinstance(choice, Mapping) and choice.get("type") == "function":
         return reply.tool_call(choice["function"]["name"], {})
     if choice == "required" and context.function_names:
         return reply.tool_call(context.function_names[0], {})
-    last = context.last_user_message
+    searchable = context.has_files and "file_search" in context.tool_types
+    if searchable and last and choice != "none":
+        return reply.file_search(last)
     return reply.text(f"You said: {last}" if last else "Hello!")
+
+
+QUOTE_CHARACTERS = 400
+
+
+def quote_best_result(context: RunContext) -> reply.Text:
+    """`From <file>: "<best chunk>"【4:0†file】` with its `file_citation` (long chunks cut at a
+    word, with an ellipsis)."""
+    best = context.file_search_results[0]
+    snippet = " ".join(best.text.split())
+    if len(snippet) > QUOTE_CHARACTERS:
+        snippet = snippet[:QUOTE_CHARACTERS].rsplit(" ", 1)[0] + "…"
+    marker, note = context.citation(0)
+    return reply.text(f'From {best.filename}: "{snippet}"{marker}', annotations=[note])
 
 
 class Script:
@@ -181,7 +257,7 @@ class Rules:
             return when is None or when(context)
 
         respond: Responder
-        if isinstance(then, str | reply.Text | reply.ToolCalls | reply.Failure | reply.Incomplete):
+        if isinstance(then, (str, *reply.REPLY_TYPES)):
             answer: Reply | str = then
             respond = lambda _context: answer  # noqa: E731
         elif callable(then):
@@ -223,7 +299,7 @@ def as_reply(answer: object) -> Reply:
     """Normalise what a responder returned; anything else is a bug in the responder."""
     if isinstance(answer, str):
         return reply.text(answer)
-    if isinstance(answer, reply.Text | reply.ToolCalls | reply.Failure | reply.Incomplete):
+    if isinstance(answer, reply.REPLY_TYPES):
         return answer
     raise TypeError(
         f"a responder must return a reply (reply.text(...), reply.tool_call(...), ...) or a str, "

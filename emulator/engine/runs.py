@@ -25,10 +25,19 @@ from ..wire import events as shapes
 from ..wire import objects
 from ..wire.errors import InvalidRequestError, not_found
 from ..wire.objects import Obj
+from .knowledge import NO_KNOWLEDGE, Knowledge
 from .responders import ToolResult
 from .stream import RESTING, Events, Frame, Streams
 from .truncation import TruncationReport
-from .turn import ActionRequired, Ending, ModelTurn, ResponderError, RunState, complete_step
+from .turn import (
+    ActionRequired,
+    Ending,
+    ModelTurn,
+    ResponderError,
+    RunState,
+    complete_step,
+    vector_store_ids,
+)
 
 EXPIRABLE = frozenset({"queued", "in_progress", "requires_action"})
 
@@ -36,14 +45,30 @@ EXPIRABLE = frozenset({"queued", "in_progress", "requires_action"})
 class RunEngine:
     """Creates runs and moves them through their statuses. Callers hold the store lock."""
 
-    def __init__(self, store: Store, clock: Clock, ids: IdGenerator, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        ids: IdGenerator,
+        settings: Settings,
+        knowledge: Knowledge = NO_KNOWLEDGE,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.ids = ids
         self.settings = settings
         self.states: dict[str, RunState] = {}
-        self.turns = ModelTurn(store, clock, ids, settings)
+        self.turns = ModelTurn(store, clock, ids, settings, knowledge)
         self.streams = Streams(store.lock)
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """The vector stores and files runs use (the Backend's retrieval library)."""
+        return self.turns.knowledge
+
+    @knowledge.setter
+    def knowledge(self, knowledge: Knowledge) -> None:
+        self.turns.knowledge = knowledge
 
     def clear(self) -> None:
         self.states.clear()
@@ -115,6 +140,15 @@ class RunEngine:
                 "instructions.",
                 code="invalid_thread",
             )
+        tools = body.get("tools")
+        if any(
+            t["type"] == "file_search" for t in (assistant["tools"] if tools is None else tools)
+        ):
+            stores = vector_store_ids(assistant, self.store.threads.get(thread_id))
+            expired = self.knowledge.expired_store(stores)
+            if expired is not None:  # (choice) the text wrappers match [files §9.4]
+                raise InvalidRequestError(f"Vector store {expired} is expired.")
+            self.knowledge.touch(stores)
         for extra in additional:
             self.add_message(thread_id, extra)
         run = objects.run(
@@ -221,8 +255,9 @@ class RunEngine:
                 run["status"] = "requires_action"
                 run["required_action"] = shapes.required_action(outcome.calls)
                 events("thread.run.requires_action", run)
-            else:
+            elif isinstance(outcome, Ending):
                 self._finish(run, outcome, events)
+            # a Continue leaves the run in_progress: its next transition takes the next turn
         elif status == "cancelling":
             self._finish(run, Ending("cancelled"), events)
 

@@ -25,10 +25,12 @@ class Events:
     """Where transitions report themselves; keeps compact-JSON SSE frames when `active`.
 
     `rested` turns true at a run's `requires_action` or terminal event: a stream ends there.
+    `include_content`: the request asked for file_search result `content` (`include[]`).
     """
 
-    def __init__(self, active: bool = False) -> None:
+    def __init__(self, active: bool = False, *, include_content: bool = False) -> None:
         self.active = active
+        self.include_content = include_content
         self.frames: list[Frame] = []
         self.rested = False
 

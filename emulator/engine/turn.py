@@ -10,8 +10,13 @@ and ends the run `incomplete` (`max_completion_tokens`); tool calls that do not 
 made. Each step's usage is its turn's prompt and reply; the run's usage is the sum of its
 steps (a turn that leaves no step, such as a failure, counts nothing).
 
-A turn never changes the run's status itself: it returns the outcome (`Ending` or
-`ActionRequired`) and the status machine in `runs` applies it.
+Built-in tools: a `file_search` or `code_interpreter` reply writes a completed `tool_calls`
+step (the search runs over the run's vector stores through `Knowledge`; code is never executed,
+its outputs are the reply's) and the turn's outcome is `Continue`: the run stays `in_progress`
+and its next turn asks the responder again, with the call in the `RunContext`.
+
+A turn never changes the run's status itself: it returns the outcome (`Ending`,
+`ActionRequired` or `Continue`) and the status machine in `runs` applies it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..retrieval.search import SearchResult, file_search_result
 from ..state.clock import Clock
 from ..state.ids import IdGenerator
 from ..state.settings import Settings
@@ -29,14 +35,25 @@ from ..wire import events as shapes
 from ..wire import objects
 from ..wire.objects import Obj
 from . import reply
+from .knowledge import NO_KNOWLEDGE, Knowledge
 from .models import ModelInfo
-from .responders import ContextMessage, RunContext, ToolResult, as_reply
+from .responders import (
+    CodeInterpreterCall,
+    ContextMessage,
+    FileSearchCall,
+    OutputFileRef,
+    RunContext,
+    ToolResult,
+    as_reply,
+)
 from .stream import Events
 from .tokens import TokenCounter, fixed_prompt_tokens
 from .truncation import PromptIndex, PromptMessage, TruncationReport, TruncationStrategy, truncate
 
 log = logging.getLogger("emulator")
 IMAGE_TEXT = "[image]"
+MAX_BUILTIN_STEPS = 20  # file_search / code_interpreter steps one run may make
+RANKER = "default_2024_08_21"  # what steps report, whatever the tool asked for [DN]
 
 
 @dataclass
@@ -51,6 +68,9 @@ class RunState:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reports: list[TruncationReport] = field(default_factory=list)
+    # built-in tool calls of the run, as plain data (snapshots keep them as they are)
+    searches: list[Obj] = field(default_factory=list)
+    code_calls: list[Obj] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,7 +101,33 @@ class ActionRequired:
     calls: list[Obj]
 
 
-Outcome = Ending | ActionRequired
+@dataclass(frozen=True)
+class Continue:
+    """A turn used a built-in tool: the run stays `in_progress` for its next turn."""
+
+
+Outcome = Ending | ActionRequired | Continue
+
+
+def vector_store_ids(assistant: Obj, thread: Obj | None) -> list[str]:
+    """The stores file_search reads in a run: the assistant's, then the thread's [CB-FS]."""
+    found: list[str] = []
+    for owner in (assistant, thread or {}):
+        resources = owner.get("tool_resources") or {}
+        for store_id in (resources.get("file_search") or {}).get("vector_store_ids") or []:
+            if store_id not in found:
+                found.append(store_id)
+    return found
+
+
+def thread_store_ids(thread: Obj | None) -> list[str]:
+    resources = (thread or {}).get("tool_resources") or {}
+    return list((resources.get("file_search") or {}).get("vector_store_ids") or [])
+
+
+def default_max_num_results(model: str) -> int:
+    """file_search's `max_num_results` when the tool sets none: 5 for gpt-3.5-turbo, else 20."""
+    return 5 if model.startswith("gpt-3.5-turbo") else 20
 
 
 def prompt_message(message: Obj) -> PromptMessage:
@@ -121,11 +167,19 @@ def _prefix_chunks(pieces: Sequence[str], cut: str) -> list[str]:
 class ModelTurn:
     """Takes model turns; keeps the per-thread prompt indexes and responder errors."""
 
-    def __init__(self, store: Store, clock: Clock, ids: IdGenerator, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        ids: IdGenerator,
+        settings: Settings,
+        knowledge: Knowledge = NO_KNOWLEDGE,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.ids = ids
         self.settings = settings
+        self.knowledge = knowledge
         self.prompt_indexes: dict[tuple[str, int], PromptIndex] = {}  # (thread, id(counter))
         self.context_messages: dict[str, ContextMessage] = {}  # kept ones, by message id
         self.responder_errors: list[ResponderError] = []
@@ -170,9 +224,14 @@ class ModelTurn:
                 f"The prompt needs {report.prompt_tokens} tokens, more than model "
                 f"'{run['model']}' accepts ({report.budget}).",
             )
+        thread = self.store.threads.get(run["thread_id"])
+        stores = vector_store_ids(assistant, thread)
+        searching = any(tool["type"] == "file_search" for tool in run["tools"])
+        if searching and state.turn == 0 and self.settings.progress == "resting":
+            self.knowledge.finish_ingestion(thread_store_ids(thread))  # a run waits for these
         context = RunContext(
             assistant=clone(assistant),
-            thread=clone(self.store.threads.get(run["thread_id"]) or {}),
+            thread=clone(thread or {}),
             run=clone(run),
             messages=self._context_messages(report),
             tool_outputs=tuple(state.tool_results),
@@ -181,6 +240,10 @@ class ModelTurn:
             ),
             truncation=report,
             turn=state.turn,
+            vector_store_ids=tuple(stores),
+            has_files=searching and self.knowledge.has_files(stores),
+            file_searches=tuple(_file_search_call(s) for s in state.searches),
+            code_interpreter_calls=tuple(_code_call(c) for c in state.code_calls),
         )
         state.turn += 1
         responder = self.settings.responder_for(assistant)
@@ -188,6 +251,10 @@ class ModelTurn:
             answer = as_reply(responder(context))
             if isinstance(answer, reply.ToolCalls):
                 _check_calls(run, answer)
+            elif isinstance(answer, reply.FileSearch | reply.CodeInterpreter):
+                _check_builtin(run, state, answer)
+            elif isinstance(answer, reply.Text):
+                answer = _resolve_files(answer, state)
             self._check_chunker(answer)
         except Exception as error:  # a user's responder must never break the emulator
             self.responder_errors.append(ResponderError(run["id"], error))
@@ -198,6 +265,10 @@ class ModelTurn:
             return self._answer_text(run, state, answer, prompt_tokens, counter, events)
         if isinstance(answer, reply.ToolCalls):
             return self._answer_tool_calls(run, state, answer, prompt_tokens, counter, events)
+        if isinstance(answer, reply.FileSearch):
+            return self._search(run, state, answer, stores, prompt_tokens, counter, events)
+        if isinstance(answer, reply.CodeInterpreter):
+            return self._interpret(run, state, answer, prompt_tokens, counter, events)
         if isinstance(answer, reply.Failure):
             return failed(answer.code, answer.message)  # no step, so no usage
         if answer.text:
@@ -302,6 +373,7 @@ class ModelTurn:
             events,
             complete=True,
             chunks=answer.chunks,
+            image_files=answer.image_files,
         )
         return Ending("completed")
 
@@ -315,8 +387,10 @@ class ModelTurn:
         *,
         complete: bool,
         chunks: Sequence[str] | None = None,
+        image_files: Sequence[str] = (),
     ) -> None:
-        """A `message_creation` step and its assistant message, streamed as deltas."""
+        """A `message_creation` step and its assistant message, streamed as deltas: its
+        `image_file` parts first, then its text."""
         now = self.clock.now()
         message_id = self.ids.new("msg")
         step = objects.step(
@@ -338,11 +412,14 @@ class ModelTurn:
         self.store.messages[run["thread_id"]].add(message)
         events("thread.message.created", message)
         events("thread.message.in_progress", message)
+        images = [{"type": "image_file", "image_file": {"file_id": f}} for f in image_files]
         if events.active:
-            pieces = list(chunks) if chunks is not None else self._split(value)
-            for delta in shapes.text_deltas(message_id, pieces, annotations):
+            for index, part in enumerate(images):
+                events("thread.message.delta", shapes.image_file_delta(message_id, index, part))
+            pieces = list(chunks) if chunks is not None else self._split_marked(value, annotations)
+            for delta in shapes.text_deltas(message_id, pieces, annotations, index=len(images)):
                 events("thread.message.delta", delta)
-        message["content"] = [objects.text_part(value, [dict(a) for a in annotations])]
+        message["content"] = [*images, objects.text_part(value, [dict(a) for a in annotations])]
         if complete:
             message["status"] = "completed"
             message["completed_at"] = now
@@ -391,6 +468,147 @@ class ModelTurn:
         state.pending_usage = (prompt_tokens, tokens)
         return ActionRequired(calls)
 
+    # --- built-in tools ------------------------------------------------------------------
+
+    def _search(
+        self,
+        run: Obj,
+        state: RunState,
+        answer: reply.FileSearch,
+        stores: Sequence[str],
+        prompt_tokens: int,
+        counter: TokenCounter,
+        events: Events,
+    ) -> Outcome:
+        """One `file_search` call over the run's stores, in a completed `tool_calls` step."""
+        tokens = sum(counter.count(query) for query in answer.queries)
+        remaining = _remaining_completion(run, state)
+        if remaining is not None and tokens > remaining:
+            return Ending("incomplete", reason="max_completion_tokens")
+        options = next(t for t in run["tools"] if t["type"] == "file_search").get("file_search")
+        options = options or {}
+        threshold = float((options.get("ranking_options") or {}).get("score_threshold") or 0.0)
+        found = self.knowledge.search(
+            stores,
+            answer.queries,
+            max_num_results=options.get("max_num_results") or default_max_num_results(run["model"]),
+            score_threshold=threshold,
+        )
+        _add_usage(state, prompt_tokens, tokens)
+        ranking = {"ranker": RANKER, "score_threshold": threshold}
+        results = [file_search_result(result, include_content=True) for result in found]
+        call = shapes.file_search_call(answer.id or self.ids.new("call"), ranking, results)
+        step = self._tool_step(run, events)
+        if events.active:
+            events("thread.run.step.delta", shapes.file_search_delta(step["id"], 0, call))
+        self._finish_tool_step(step, call, (prompt_tokens, tokens), events)
+        state.searches.append(
+            {
+                "call_id": call["id"],
+                "queries": list(answer.queries),
+                "results": [
+                    {
+                        "file_id": r.file_id,
+                        "filename": r.filename,
+                        "score": r.score,
+                        "text": r.text,
+                        "chunk_index": r.chunk_index,
+                        "attributes": dict(r.attributes),
+                    }
+                    for r in found
+                ],
+            }
+        )
+        return Continue()
+
+    def _interpret(
+        self,
+        run: Obj,
+        state: RunState,
+        answer: reply.CodeInterpreter,
+        prompt_tokens: int,
+        counter: TokenCounter,
+        events: Events,
+    ) -> Outcome:
+        """One `code_interpreter` call with the reply's outputs; its files are stored first."""
+        tokens = counter.count(answer.input)
+        remaining = _remaining_completion(run, state)
+        if remaining is not None and tokens > remaining:
+            return Ending("incomplete", reason="max_completion_tokens")
+        try:
+            images = [self._output_file(f) for f in answer.images]
+            files = [self._output_file(f) for f in answer.files]
+        except Exception as error:  # no file storage, or a plugged-in store refused it
+            self.responder_errors.append(ResponderError(run["id"], error))
+            return failed("server_error", f"{type(error).__name__}: {error}")
+        _add_usage(state, prompt_tokens, tokens)
+        outputs: list[Obj] = [{"type": "logs", "logs": answer.logs}] if answer.logs else []
+        outputs += [{"type": "image", "image": {"file_id": file_id}} for file_id, _ in images]
+        call = shapes.code_interpreter_call(
+            answer.id or self.ids.new("call"), answer.input, outputs
+        )
+        step = self._tool_step(run, events)
+        if events.active:
+            pieces = self._split(answer.input) if answer.input else []
+            for delta in shapes.code_interpreter_deltas(step["id"], 0, call, pieces):
+                events("thread.run.step.delta", delta)
+        self._finish_tool_step(step, call, (prompt_tokens, tokens), events)
+        state.code_calls.append(
+            {
+                "call_id": call["id"],
+                "input": answer.input,
+                "logs": answer.logs,
+                "images": [list(pair) for pair in images],
+                "files": [list(pair) for pair in files],
+            }
+        )
+        return Continue()
+
+    def _output_file(self, output: reply.OutputFile) -> tuple[str, str]:
+        return self.knowledge.add_output_file(output.filename, output.data), output.filename
+
+    def _tool_step(self, run: Obj, events: Events) -> Obj:
+        step = objects.step(
+            self.ids.new("step"),
+            self.clock.now(),
+            run=run,
+            step_details=shapes.tool_calls_details(),
+        )
+        self.store.steps[run["id"]].add(step)
+        events("thread.run.step.created", step)
+        events("thread.run.step.in_progress", step)
+        return step
+
+    def _finish_tool_step(
+        self, step: Obj, call: Obj, usage: tuple[int, int], events: Events
+    ) -> None:
+        """The step holds its call and is done; the event shows results as the request asked."""
+        step["step_details"]["tool_calls"] = [call]
+        step["status"] = "completed"
+        step["completed_at"] = self.clock.now()
+        step["usage"] = objects.usage(*usage)
+        view = shapes.step_view(step, include_content=events.include_content)
+        events("thread.run.step.completed", view)
+
+    def _split_marked(self, value: str, annotations: Sequence[Any]) -> list[str]:
+        """Stream pieces that keep each annotated span (a citation marker) whole."""
+        if not annotations:
+            return self._split(value)
+        spans = sorted((a["start_index"], a["end_index"]) for a in annotations)
+        pieces: list[str] = []
+        at = 0
+        for start, end in spans:
+            if start < at:  # overlapping spans: split the text as a whole
+                return self._split(value)
+            if start > at:
+                pieces += self._split(value[at:start])
+            if end > start:
+                pieces.append(value[start:end])
+            at = end
+        if at < len(value):
+            pieces += self._split(value[at:])
+        return pieces
+
     def _split(self, value: str) -> list[str]:
         """The stream deltas of a text by the `chunker` setting; they must join back to it."""
         pieces = list(self.settings.chunker(value))
@@ -410,6 +628,8 @@ class ModelTurn:
         elif isinstance(answer, reply.ToolCalls):
             for call in answer.calls:
                 self._split(call.arguments)
+        elif isinstance(answer, reply.CodeInterpreter) and answer.input:
+            self._split(answer.input)
 
 
 def _check_calls(run: Obj, answer: reply.ToolCalls) -> None:
@@ -433,6 +653,68 @@ def _check_calls(run: Obj, answer: reply.ToolCalls) -> None:
     ids = [call.id for call in answer.calls if call.id is not None]
     if len(set(ids)) != len(ids):
         raise ValueError(f"the reply gives two tool calls the same id: {ids}")
+
+
+def _check_builtin(
+    run: Obj, state: RunState, answer: reply.FileSearch | reply.CodeInterpreter
+) -> None:
+    """A built-in call needs its tool on the run, and a run's calls have a bound."""
+    kind = "file_search" if isinstance(answer, reply.FileSearch) else "code_interpreter"
+    if not any(tool["type"] == kind for tool in run["tools"]):
+        raise ValueError(f"the reply makes a {kind} call, but the run has no {kind} tool")
+    if run["tool_choice"] == "none":
+        raise ValueError(f"the reply makes a {kind} call but tool_choice is 'none'")
+    if len(state.searches) + len(state.code_calls) >= MAX_BUILTIN_STEPS:
+        raise ValueError(
+            f"the responder made {MAX_BUILTIN_STEPS} file_search/code_interpreter calls in run "
+            f"{run['id']} without answering"
+        )
+
+
+def _resolve_files(answer: reply.Text, state: RunState) -> reply.Text:
+    """A text's `image_files` and annotation file ids, with names of this run's output files
+    replaced by their ids (the newest file of a name wins); annotations in the real key order."""
+    names = {name: file_id for c in state.code_calls for file_id, name in c["images"] + c["files"]}
+    annotations = tuple(
+        {
+            "type": a["type"],
+            "text": a["text"],
+            "start_index": a["start_index"],
+            "end_index": a["end_index"],
+            a["type"]: {
+                **a[a["type"]],
+                "file_id": names.get(a[a["type"]]["file_id"], a[a["type"]]["file_id"]),
+            },
+        }
+        for a in answer.annotations
+    )
+    images = tuple(names.get(image, image) for image in answer.image_files)
+    return reply.Text(answer.value, annotations, answer.chunks, images)
+
+
+def _file_search_call(data: Obj) -> FileSearchCall:
+    results = tuple(
+        SearchResult(
+            file_id=r["file_id"],
+            filename=r["filename"],
+            score=r["score"],
+            text=r["text"],
+            chunk_index=r["chunk_index"],
+            attributes=dict(r["attributes"]),
+        )
+        for r in data["results"]
+    )
+    return FileSearchCall(data["call_id"], tuple(data["queries"]), results)
+
+
+def _code_call(data: Obj) -> CodeInterpreterCall:
+    return CodeInterpreterCall(
+        data["call_id"],
+        data["input"],
+        data["logs"],
+        tuple(OutputFileRef(file_id, name) for file_id, name in data["images"]),
+        tuple(OutputFileRef(file_id, name) for file_id, name in data["files"]),
+    )
 
 
 def _add_usage(state: RunState, prompt: int, completion: int) -> None:

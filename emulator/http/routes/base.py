@@ -56,8 +56,9 @@ class Call:
                 return value
         return None
 
-    def check_include(self) -> None:
-        """`include[]` accepts only the file search result content."""
+    def check_include(self) -> bool:
+        """`include[]` accepts only the file search result content; whether it was asked for."""
+        included = False
         for key, value in self.request.query:
             if key in ("include[]", "include") and value != INCLUDE_FILE_SEARCH_CONTENT:
                 raise InvalidRequestError(
@@ -66,6 +67,8 @@ class Call:
                     param="include",
                     code="invalid_value",
                 )
+            included = included or key in ("include[]", "include")
+        return included
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from .threads import THREAD
 
 
 def create_run(call: Call) -> Obj | Stream:
-    call.check_include()
+    include_content = call.check_include()
     body = call.body(schemas.CreateRun)
     events = events_for(body)
+    events.include_content = include_content
     run = call.backend.runs.create(call.params["thread_id"], body, events)
     return run_answer(call, events, run)
 
@@ -52,15 +53,19 @@ def submit_tool_outputs(call: Call) -> Obj | Stream:
 
 
 def list_steps(call: Call) -> Page:
-    call.check_include()
+    include_content = call.check_include()
     p = call.params
-    return call.backend.runs.list_steps(p["thread_id"], p["run_id"], call.query())
+    return call.backend.runs.list_steps(
+        p["thread_id"], p["run_id"], call.query(), include_content=include_content
+    )
 
 
 def get_step(call: Call) -> Obj:
-    call.check_include()
+    include_content = call.check_include()
     p = call.params
-    return call.backend.runs.get_step(p["thread_id"], p["run_id"], p["step_id"])
+    return call.backend.runs.get_step(
+        p["thread_id"], p["run_id"], p["step_id"], include_content=include_content
+    )
 
 
 _R = rf"{THREAD}/runs/(?P<run_id>[^/]+)"
