@@ -11,7 +11,9 @@ from .engine import reply
 from .engine.forward import Forward, forward
 from .engine.models import ModelInfo, ModelRegistry
 from .engine.responders import (
+    CodeInterpreterCall,
     ContextMessage,
+    FileSearchCall,
     Responder,
     Rules,
     RunContext,
@@ -43,9 +45,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APIError",
+    "CodeInterpreterCall",
     "ContextMessage",
     "Emulator",
     "Fault",
+    "FileSearchCall",
     "Forward",
     "FrozenClock",
     "MessageAccount",
