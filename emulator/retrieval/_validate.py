@@ -13,21 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..wire.errors import InvalidRequestError
-
-_TYPE_NAMES: dict[type, str] = {
-    bool: "a boolean",
-    int: "an integer",
-    float: "a number",
-    str: "a string",
-    list: "an array",
-    dict: "an object",
-    type(None): "null",
-}
-
-
-def type_name(value: Any) -> str:
-    """How the validator names the JSON type of ``value`` (``an object``, ``null``...)."""
-    return _TYPE_NAMES.get(type(value), "a value")
+from ..wire.requests import type_name
 
 
 def is_number(value: Any) -> bool:

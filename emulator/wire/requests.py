@@ -387,6 +387,13 @@ _TYPE_NAMES: dict[type, str] = {
     dict: "an object",
     type(None): "null",
 }
+
+
+def type_name(value: Any) -> str:
+    """How the real validator names the JSON type of `value` (`an object`, `null`, ...)."""
+    return _TYPE_NAMES.get(type(value), "a value")
+
+
 _EXPECTED: dict[str, str] = {
     "string_type": "a string",
     "int_type": "an integer",
@@ -437,7 +444,7 @@ def translate(error: ValidationError) -> InvalidRequestError:
             code="missing_required_parameter",
         )
     if kind in _EXPECTED:
-        got = _TYPE_NAMES.get(type(value), "a value")
+        got = type_name(value)
         return InvalidRequestError(
             f"Invalid type for '{param}': expected {_EXPECTED[kind]}, but got {got} instead.",
             param=param,
