@@ -382,3 +382,16 @@ def test_a_client_gone_during_latency_is_not_processed(server: ThreadedServer) -
     )
     assert created.is_success and time.perf_counter() - started < 5
     assert list(emu.assistants) == [created.json()["id"]]
+
+
+# --- the load script -------------------------------------------------------------------------
+
+
+def test_the_load_script_measures_a_real_server_and_stops_by_itself() -> None:
+    from benchmarks import load
+
+    figures = load.measure(requests=300, clients=4, seconds=30)
+
+    assert figures["requests"] == 300 and figures["errors"] == 0
+    assert figures["requests_per_second"] > 0 and figures["get_p99_ms"] > 0
+    assert "throughput" in load.render(figures)
