@@ -6,6 +6,7 @@
 (b) Fixture setup and teardown per test: `Emulator()` construction, `start()` and `stop()`.
 (c) Truncation figures, from `benchmarks/bench_truncation.py` when it is present.
 (d) Peak memory (tracemalloc) while 100,000 messages are stored.
+(e) With `--load`: the real server under 20 concurrent clients (`benchmarks/load.py`).
 
 Prints a table and writes JSON (`--out`, default `benchmarks/results.json`, gitignored).
 """
@@ -383,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="only cProfile the emulator's workflow"
     )
+    parser.add_argument(
+        "--load", action="store_true", help="also load the real server (benchmarks/load.py)"
+    )
     args = parser.parse_args(argv)
     if args.profile:
         profile_workflow(args.iterations)
@@ -398,8 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     results["fixture"] = measure_fixture(args.fixtures)
     results["workflow"] = measure_workflow(args.iterations)
     results["memory"] = measure_memory(args.messages)
+    if args.load:
+        load = importlib.import_module("benchmarks.load")
+        results["load"] = load.measure()
     results["wall_seconds"] = time.perf_counter() - started
     print(render_table(results))
+    if args.load:
+        print(load.render(results["load"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -51,13 +51,24 @@ class Emulator:
         isolate_keys: bool = False,
         poll_after_ms: int | None = 0,
         chunker: Chunker | None = None,
+        request_log: int | None = None,
+        request_log_body: int | None = None,
     ) -> None:
+        """`request_log` keeps only the newest N requests in `requests` and `request_log_body`
+        only the first N bytes of each body (both None: keep everything, the default)."""
         if clock == "frozen":
             clock = FrozenClock()
         elif clock == "real":
             clock = RealClock()
+        for name, bound in (("request_log", request_log), ("request_log_body", request_log_body)):
+            if bound is not None and (isinstance(bound, bool) or bound < 0):
+                raise ValueError(f"{name} is a count >= 0, or None for no limit")
         self.settings = Settings(
-            required_key=require_key, isolate_keys=isolate_keys, poll_after_ms=poll_after_ms
+            required_key=require_key,
+            isolate_keys=isolate_keys,
+            poll_after_ms=poll_after_ms,
+            request_log=request_log,
+            request_log_body=request_log_body,
         )
         if responder is not None:
             self.settings.responder = responder
@@ -126,7 +137,8 @@ class Emulator:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first (copies: changing them changes nothing)."""
+        """The requests received so far, oldest first: all of them unless `request_log` bounds
+        the log (copies: changing them changes nothing)."""
         return self.pipeline.requests
 
     # --- responders ----------------------------------------------------------------------
@@ -296,7 +308,10 @@ class Emulator:
     def asgi_app(self, *, prefix: str = "/v1") -> AsgiApp:
         """This emulator as an ASGI app (API under `prefix`, the control API and dashboard under
         `/_emulator`), for uvicorn or `ASGITransport`."""
-        mounts = {control.PREFIX: function_app(lambda request: control.handle(self, request))}
+        app = function_app(
+            lambda request: control.handle(self, request), self.pipeline.render_error
+        )
+        mounts = {control.PREFIX: app}
         return AsgiApp(self.pipeline, prefix=prefix, mounts=mounts)
 
     def snapshot(self, path: str | Path | None = None) -> dict[str, Any]:

@@ -167,7 +167,7 @@ def test_from_snapshot_options_override_the_saved_ones(emu: Emulator) -> None:
         (lambda d: d.pop("threads"), "malformed snapshot"),
         (
             lambda d: d["assistants"].append({"id": "thread_x", "object": "thread"}),
-            "expected an object of type 'assistant'",
+            r"assistants\[1\]\.object: Input should be 'assistant'",
         ),
         (lambda d: d["threads"][0]["messages"][0].update(thread_id="thread_other"), "inconsistent"),
         (
@@ -175,7 +175,21 @@ def test_from_snapshot_options_override_the_saved_ones(emu: Emulator) -> None:
             "several active runs",
         ),
         (lambda d: d["ids"]["objects"].update(words="not base64!"), "malformed snapshot"),
-        (lambda d: d["settings"].update(progress="fast"), "unknown progress mode"),
+        (lambda d: d["settings"].update(progress="fast"), "settings.progress"),
+        (lambda d: d["clock"].update(now=float("inf")), "not JSON data"),
+        (lambda d: d["clock"].update(now=1e300), r"clock\.now: Input should be a valid integer"),
+        (lambda d: d["clock"].update(now=10**20), r"clock\.now: Input should be less than"),
+        (lambda d: d["assistants"][0].update(tools="abc"), r"assistants\[0\]\.tools"),
+        (lambda d: d["threads"][0]["thread"].update(tool_resources=[]), "tool_resources"),
+        (lambda d: d["assistants"][0].update(temperature=float("nan")), "not JSON data"),
+        (lambda d: d["assistants"][0].update(created_at="1714000000"), "created_at"),
+        (lambda d: d["assistants"][0]["metadata"].update(n=1), "metadata.n"),
+        (lambda d: d["threads"][0]["messages"][0].update(content=[{"type": "?"}]), "content"),
+        (lambda d: d["threads"][0]["runs"][0]["state"].update(turn="1"), r"state\.turn"),
+        (lambda d: d["threads"][0]["runs"][0]["run"].update(required_action=7), "required_act"),
+        (lambda d: d["settings"]["models"][0].update(context_window=0), "must be positive"),
+        (lambda d: d["ids"].update(objects={**d["ids"]["objects"], "words": "AAAA"}), "ids"),
+        (lambda d: d.update(surprise={}), "surprise: Extra inputs are not permitted"),
     ],
 )
 def test_a_bad_snapshot_is_refused_and_changes_nothing(

@@ -43,5 +43,6 @@ class Assistants(Resource):
         return objects.deleted(assistant_id, "assistant")
 
     def list(self, query: ListQuery) -> Page:
-        where = None if self.owner is None else lambda a: self.visible(a["id"])
-        return page(self.store.assistants, query, where)
+        if self.owner is None:
+            return page(self.store.assistants, query)
+        return page(self.store.assistants, query, lambda a: self.visible(a["id"]), self.visible)

@@ -4,6 +4,7 @@ and the lookups that make an object another key owns look absent (the real 404).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,8 +99,22 @@ def dump(body: Any) -> Obj:
     return data
 
 
-def page(collection: Collection, query: ListQuery, where: Any = None) -> Page:
-    """A page of a collection as a list request asks for it."""
+def page(
+    collection: Collection,
+    query: ListQuery,
+    where: Any = None,
+    visible: Callable[[str], bool] | None = None,
+) -> Page:
+    """A page of a collection as a list request asks for it. A cursor that is not `visible`
+    (another key's object) is looked up as an id that does not exist, so the page is exactly
+    the one an unknown id gets and tells nothing about other keys' objects."""
+    after, before = query.after, query.before
+    if visible is not None:
+        after = after if after is None or visible(after) else _NO_SUCH_ID
+        before = before if before is None or visible(before) else _NO_SUCH_ID
     return collection.page(
-        limit=query.limit, order=query.order, after=query.after, before=query.before, where=where
+        limit=query.limit, order=query.order, after=after, before=before, where=where
     )
+
+
+_NO_SUCH_ID = ""  # no object has an empty id

@@ -6,6 +6,12 @@ ASGI messages. The API lives under `prefix` (default `/v1`), so a client's base 
 path under neither is the API's 404, rendered by the pipeline. Server-sent events go out as one
 body chunk per frame.
 
+Bodies are read up to `max_body_bytes` (32 MB, the API's own limit): a bigger one is answered
+413 as soon as it is known (from `content-length`, else while reading) and the connection is
+closed; nothing past the limit is kept. Injected latency watches the connection: a request whose
+client has gone by then is not processed. Log lines escape control characters, so a path cannot
+forge lines.
+
 Injected network faults: a dropped connection closes the socket without a response, and a
 timeout sends nothing until the client gives up. ASGI has no message that closes a connection,
 so both need the server's transport, which uvicorn's `receive` carries; under any other server
@@ -23,9 +29,10 @@ from urllib.parse import parse_qsl
 import anyio
 import anyio.to_thread
 
-from ..wire.errors import NotFoundError
+from ..wire.errors import APIError, NotFoundError
 from .faults import ConnectionDropped, RequestTimedOut
 from .pipeline import Request, RequestHandler, Response
+from .routes.base import MAX_BODY_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,10 +56,12 @@ class AsgiApp:
         *,
         prefix: str = "/v1",
         mounts: Mapping[str, ASGIApp] | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.handler = handler
         self.prefix = prefix.rstrip("/")
         self.mounts = dict(mounts or {})  # path prefix -> app (e.g. a control API)
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -82,7 +91,13 @@ class AsgiApp:
         full_path = _path(scope)
         query_string = scope.get("query_string", b"").decode("latin-1")
         target = full_path + (f"?{query_string}" if query_string else "")
-        body = await _read_body(receive)
+        headers = _headers(scope)
+        try:
+            body = await _read_body(receive, headers, self.max_body_bytes)
+        except BodyTooLarge as error:
+            await _send_response(_closing(handler.render_error(error)), send)
+            _log(scope, method, target, "413 (body too large)", started)
+            return
         if body is None:
             return  # the client left before sending its whole request
         if not _under(full_path, self.prefix):
@@ -90,9 +105,9 @@ class AsgiApp:
             await _send_response(answer, send)
             _log(scope, method, target, str(answer.status), started)
             return
-        if handler.latency:
-            await anyio.sleep(handler.latency)
-        headers = _headers(scope)
+        if handler.latency and await _client_left_during(handler.latency, receive):
+            _log(scope, method, target, "client left during latency: not processed", started)
+            return
         request = Request(
             method.upper(),
             full_path[len(self.prefix) :] or "/",
@@ -115,9 +130,15 @@ class AsgiApp:
         _log(scope, method, target, str(answer.status), started)
 
 
-def function_app(answer: Callable[[Request], Response]) -> ASGIApp:
+def function_app(
+    answer: Callable[[Request], Response],
+    render_error: Callable[[APIError], Response],
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> ASGIApp:
     """An ASGI app answering each HTTP request with `answer` (off the event loop), for apps
-    mounted beside the API such as the control API; its paths are below the mount point."""
+    mounted beside the API such as the control API; its paths are below the mount point.
+    A body over `max_body_bytes` gets `render_error`'s 413."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -125,10 +146,15 @@ def function_app(answer: Callable[[Request], Response]) -> ASGIApp:
         query_string = scope.get("query_string", b"").decode("latin-1")
         target = scope.get("root_path", "") + _path(scope)
         target += f"?{query_string}" if query_string else ""
-        body = await _read_body(receive)
+        headers = _headers(scope)
+        try:
+            body = await _read_body(receive, headers, max_body_bytes)
+        except BodyTooLarge as error:
+            await _send_response(_closing(render_error(error)), send)
+            _log(scope, method, target, "413 (body too large)", started)
+            return
         if body is None:
             return
-        headers = _headers(scope)
         request = Request(
             method.upper(),
             _path(scope),
@@ -184,16 +210,62 @@ def _url(scope: Scope, headers: dict[str, str], target: str) -> str:
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{target}"
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None when the client disconnects first."""
+class BodyTooLarge(APIError):
+    """413: the body is over the limit (said by `content-length`, or found while reading)."""
+
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Request body too large: the limit is {limit} bytes.", code="request_too_large"
+        )
+
+
+async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes | None:
+    """The whole request body, or None when the client disconnects first; raises
+    `BodyTooLarge` before reading a body announced bigger than `limit`, or once more than
+    `limit` bytes arrived (the rest is never read)."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _closing(response: Response) -> Response:
+    """The response, with the connection closed after it (the unread body goes with it)."""
+    response.headers["connection"] = "close"
+    return response
+
+
+async def _client_left_during(seconds: float, receive: Receive) -> bool:
+    """Sleep `seconds` (injected latency) while watching the connection: True when the client
+    disconnected meanwhile. The body is read, so the next message is the disconnect."""
+    left = False
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            nonlocal left
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            left = True
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        await anyio.sleep(seconds)
+        group.cancel_scope.cancel()
+    return left
 
 
 async def _send_response(answer: Response, send: Send) -> None:
@@ -232,7 +304,17 @@ def _log(scope: Scope, method: str, target: str, outcome: str, started: float) -
     client = scope.get("client")
     who = f"{client[0]}:{client[1]}" if client else "-"
     elapsed = (time.perf_counter() - started) * 1000
-    log.info('%s "%s %s" %s %.0fms', who, method, target, outcome, elapsed)
+    log.info('%s "%s %s" %s %.0fms', who, escape(method), escape(target), outcome, elapsed)
 
 
-__all__ = ["AsgiApp", "function_app"]
+_CONTROL = {n: f"\\x{n:02x}" for n in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROL.update({0x2028: "\\u2028", 0x2029: "\\u2029", ord("\\"): "\\\\"})
+
+
+def escape(text: str) -> str:
+    """`text` for one log line: control characters (CR, LF, ESC, ...), line separators and the
+    backslash itself written as escapes, so a decoded path cannot forge log lines."""
+    return text.translate(_CONTROL)
+
+
+__all__ = ["AsgiApp", "BodyTooLarge", "escape", "function_app"]

@@ -75,6 +75,8 @@ class RecordedRequest(Protocol):
     @property
     def body(self) -> bytes: ...
     @property
+    def body_size(self) -> int: ...
+    @property
     def status(self) -> int | None: ...
 
 
@@ -471,7 +473,7 @@ def _request_view(request: RecordedRequest) -> Obj:
         "status": request.status,  # None: dropped or timed out by an injected fault
         "headers": headers,
         "body": _cut(text),
-        "body_bytes": len(request.body),
+        "body_bytes": request.body_size,
     }
 
 
@@ -537,7 +539,7 @@ def handle(emulator: ControlledEmulator, request: Request) -> Response:
     except APIError as error:
         return _error(emulator, error)
     except Exception as error:  # a bug in the emulator: say so, as the routes do
-        log.error("control %s %s failed: %r", method, path, error, exc_info=error)
+        log.error("control %s %r failed: %r", method, path, error, exc_info=error)
         failure = ServerError(f"The control call failed: {type(error).__name__}: {error}")
         return _error(emulator, failure)
     return Response(200, _json_headers(), pretty_json(answer))

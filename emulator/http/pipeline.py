@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -58,7 +59,11 @@ class Response:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """A request the emulator received, for assertions on what the code under test sent."""
+    """A request the emulator received, for assertions on what the code under test sent.
+
+    `body` is the whole body unless the log keeps only the start of bodies
+    (`request_log_body`); `body_size` is always the length that was received.
+    """
 
     method: str
     url: str
@@ -67,6 +72,16 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     status: int | None = field(default=None, compare=False)
+    body_size: int = field(default=-1, compare=False)  # -1: len(body)
+
+    def __post_init__(self) -> None:
+        if self.body_size < 0:
+            object.__setattr__(self, "body_size", len(self.body))
+
+    @property
+    def body_cut(self) -> bool:
+        """Whether the log kept only the start of the body."""
+        return len(self.body) < self.body_size
 
     def json(self) -> Any:
         """The decoded JSON body (`None` when there is none)."""
@@ -124,7 +139,7 @@ class Pipeline:
         self.settings = settings
         self.base_urls = tuple(url.rstrip("/") for url in base_urls)
         self.faults = FaultPlan()
-        self._requests: list[RecordedRequest] = []
+        self._requests: deque[RecordedRequest] = deque()
         self._log_lock = threading.Lock()
 
     @property
@@ -187,7 +202,7 @@ class Pipeline:
                 raise
             except Exception as error:  # a bug in the emulator: say so, as the real service would
                 log.error(
-                    "request %s %s failed: %r", request.method, request.path, error, exc_info=error
+                    "request %s %r failed: %r", request.method, request.path, error, exc_info=error
                 )
                 response = self.render_error(internal_error(), request_id, started)
             status = response.status
@@ -230,21 +245,29 @@ class Pipeline:
     # --- recording -----------------------------------------------------------------------
 
     def _record(self, request: Request, status: int | None) -> None:
+        """Log the request: the newest `request_log` of them, bodies cut to `request_log_body`
+        bytes (both unbounded when None, the in-process default)."""
+        keep, body_cap = self.settings.request_log, self.settings.request_log_body
+        body = request.body if body_cap is None else request.body[:body_cap]
         record = RecordedRequest(
             request.method,
             request.url or request.path,
             request.path,
             request.query,
             dict(request.headers),
-            request.body,
+            body,
             status,
+            len(request.body),
         )
         with self._log_lock:
             self._requests.append(record)
+            while keep is not None and len(self._requests) > keep:
+                self._requests.popleft()
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first (copies: changing them changes nothing)."""
+        """The logged requests, oldest first: every one received so far unless the log is
+        bounded (`request_log`). Copies: changing them changes nothing."""
         with self._log_lock:
             return [
                 dataclasses.replace(r, headers=dict(r.headers), query=list(r.query))

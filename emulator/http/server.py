@@ -25,11 +25,14 @@ from ..emulator import Emulator
 from ..engine.forward import responder_from_cli
 from ..engine.responders import Responder, Script, default_responder
 from ..http.asgi import AsgiApp
+from ..state.snapshot import SnapshotError
 from . import control_cli
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 GRACEFUL_SHUTDOWN_SECONDS = 5  # then requests still held open (injected timeouts) are cut
+REQUEST_LOG = 200  # requests a served emulator remembers (`GET /_emulator/requests`)
+REQUEST_LOG_BODY = 4096  # bytes of each body it keeps
 
 
 class _Uvicorn(uvicorn.Server):
@@ -209,6 +212,12 @@ def load_responder(spec: str) -> Responder:
     return cast(Responder, target)
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {value!r}")
+    return int(value)
+
+
 def _seed(value: str) -> int | str:
     return int(value) if value.lstrip("-").isdigit() else value
 
@@ -283,6 +292,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="resting: runs finish within the request (default); step: one status per poll",
     )
     parser.add_argument(
+        "--request-log",
+        type=_count,
+        default=REQUEST_LOG,
+        metavar="N",
+        help="remember the newest N requests for GET /_emulator/requests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--request-log-body",
+        type=_count,
+        default=REQUEST_LOG_BODY,
+        metavar="BYTES",
+        help="keep the first BYTES of each logged request body (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -298,6 +321,8 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
         clock=args.clock,
         require_key=args.require_key,
         isolate_keys=args.isolate_keys,
+        request_log=args.request_log,
+        request_log_body=args.request_log_body,
     )
     if args.fixture:
         emulator.load(args.fixture)
@@ -341,6 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         emulator = build_emulator(args)
+    except SnapshotError as error:  # one line, not the usage: the options were fine
+        print(f"{parser.prog}: error: --fixture {args.fixture}: {error}", file=sys.stderr)
+        return 2
     except (OSError, ValueError, TypeError, ImportError, AttributeError) as error:
         parser.error(str(error))
     try:

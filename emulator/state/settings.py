@@ -43,6 +43,10 @@ class Settings:
     poll_after_ms: int | None = 0
     # faults
     latency: float = 0.0
+    # request log: the newest `request_log` requests (None: all), `request_log_body` bytes of
+    # each body (None: whole); `serve` bounds both, in-process keeps everything by default
+    request_log: int | None = None
+    request_log_body: int | None = None
 
     def counter_for(self, info: ModelInfo) -> TokenCounter:
         """The token counter for a model: the plugged-in one, else tiktoken's encoding."""

@@ -10,13 +10,15 @@ pending faults belong to the test, not to the service, and are neither saved nor
 from __future__ import annotations
 
 import base64
-import copy
 import dataclasses
 import json
+import math
 import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
+
+from pydantic import ValidationError
 
 from ..backend import Backend
 from ..engine.models import DEFAULT_MODELS, ModelInfo, ModelRegistry
@@ -25,10 +27,12 @@ from ..engine.truncation import MessageAccount, TruncationReport
 from ..engine.turn import RunState
 from ..wire.objects import Obj
 from .settings import Settings
+from .snapshot_schema import SnapshotData
 from .store import ACTIVE_RUN_STATUSES
 
 FORMAT = "assistants-emulator/snapshot"
 VERSION = 1
+MAX_DEPTH = 128  # a request body nests at most 100 levels; objects sit a few levels below the top
 
 Snapshot = dict[str, Any]
 Source = str | Path | Mapping[str, Any]
@@ -39,16 +43,93 @@ class SnapshotError(ValueError):
 
 
 def read(source: Source) -> Snapshot:
-    """Snapshot data from a JSON file path or from data (copied), checked to be a snapshot."""
+    """Snapshot data from a JSON file path or from data (copied), validated in full.
+
+    Every problem (unreadable file, bad JSON, NaN or Infinity, nesting deeper than
+    `MAX_DEPTH`, a wrong type anywhere) raises `SnapshotError`, before anything is replaced.
+    """
     if isinstance(source, str | Path):
-        data = json.loads(Path(source).read_text(encoding="utf-8"))
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise SnapshotError(f"cannot read {source}: {error}") from None
+        data = _decode(text)
     else:
-        data = copy.deepcopy(dict(source))
+        try:  # a JSON round trip: a deep copy that also proves the data is JSON
+            text = json.dumps(dict(source), allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as error:
+            raise SnapshotError(f"not JSON data: {_one_line(error)}") from None
+        data = _decode(text)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SnapshotError(f"not an emulator snapshot (expected format {FORMAT!r})")
     if data.get("version") != VERSION:
         raise SnapshotError(f"unsupported snapshot version {data.get('version')!r}")
+    validate(text)
     return data
+
+
+def validate(text: str) -> SnapshotData:
+    """The snapshot JSON checked against its schema (`snapshot_schema`), section by section."""
+    try:
+        return SnapshotData.model_validate_json(text, strict=True)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = _location(first["loc"]) or "snapshot"
+        raise SnapshotError(f"malformed snapshot: {where}: {_one_line(first['msg'])}") from None
+
+
+def _decode(text: str) -> Any:
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise SnapshotError(f"malformed snapshot: nested more than {MAX_DEPTH} levels") from None
+    except ValueError as error:
+        raise SnapshotError(f"not valid JSON: {_one_line(error)}") from None
+    if not _shallow(data):
+        raise SnapshotError(f"malformed snapshot: nested more than {MAX_DEPTH} levels")
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def _shallow(value: Any) -> bool:
+    """Whether decoded JSON nests at most `MAX_DEPTH` levels (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return True
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """`('threads', 0, 'runs', 1, 'run', 'tools', 0, '~function', 'type')` ->
+    `threads[0].runs[1].run.tools[0].type` (union tags and model names dropped)."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not part.startswith("~") and not part[:1].isupper():
+            path += f".{part}" if path else part
+    return path
+
+
+def _one_line(error: object) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 200 else f"{text[:200]}…"
 
 
 def take(backend: Backend, settings: Settings) -> Snapshot:
@@ -103,7 +184,8 @@ def take(backend: Backend, settings: Settings) -> Snapshot:
 
 
 def restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
-    """Replace the state with a snapshot's; on bad data, raise and change nothing."""
+    """Replace the state with a snapshot's (data from `read`, so of the right shape); when the
+    objects do not fit together, raise `SnapshotError` and change nothing."""
     store = backend.store
     if not callable(getattr(backend.clock, "move_to", None)):
         raise TypeError(f"cannot restore the time of {backend.clock!r}: no move_to()")
@@ -113,12 +195,13 @@ def restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
             _restore(backend, settings, data)
             problems = store.check_invariants()
             if problems:
-                raise SnapshotError("inconsistent snapshot: " + "; ".join(problems))
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, struct.error) as error:
+                raise SnapshotError(_one_line("inconsistent snapshot: " + "; ".join(problems)))
+        except Exception as error:  # whatever failed, the state before is put back
             _restore(backend, settings, before)
             if isinstance(error, SnapshotError):
                 raise
-            raise SnapshotError(f"malformed snapshot: {type(error).__name__}: {error}") from error
+            problem = _one_line(f"{type(error).__name__}: {error}")
+            raise SnapshotError(f"malformed snapshot: {problem}") from error
 
 
 def _restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
@@ -214,4 +297,14 @@ def _random_state(data: Obj) -> tuple[Any, ...]:
     return (data["version"], words, data["gauss"])
 
 
-__all__ = ["FORMAT", "VERSION", "Snapshot", "SnapshotError", "Source", "read", "restore", "take"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Snapshot",
+    "SnapshotError",
+    "Source",
+    "read",
+    "restore",
+    "take",
+    "validate",
+]

@@ -27,6 +27,13 @@ from .errors import InvalidRequestError
 METADATA_MAX_KEYS = 16
 METADATA_KEY_MAX = 64
 METADATA_VALUE_MAX = 512
+# Text limits, in characters. `instructions` is the spec's; the others have no recording:
+# message content was raised from 32,768 to 256,000 with v2 (openai/openai-openapi#219), run
+# `instructions` / `additional_instructions` share the assistant's limit, and a tool output's
+# 512,000 is the figure users reported (inferred).
+INSTRUCTIONS_MAX = 256_000
+MESSAGE_TEXT_MAX = 256_000
+TOOL_OUTPUT_MAX = 512_000
 
 
 class _Body(BaseModel):
@@ -236,9 +243,13 @@ TokenLimit = Annotated[int, Field(ge=256)]
 # --- messages and threads ------------------------------------------------------------------
 
 
+MessageText = Annotated[str, Field(max_length=MESSAGE_TEXT_MAX)]
+Instructions = Annotated[str, Field(max_length=INSTRUCTIONS_MAX)]
+
+
 class TextPart(_Body):
     type: Literal["text"]
-    text: str
+    text: MessageText
 
 
 class ImageURL(_Body):
@@ -269,7 +280,7 @@ ContentPart = Annotated[
 ]
 
 MessageContent = Annotated[
-    Annotated[str, Tag("~str")]
+    Annotated[MessageText, Tag("~str")]
     | Annotated[Annotated[list[ContentPart], Field(min_length=1)], Tag("~object")],
     Discriminator(_str_or_object),
 ]
@@ -314,7 +325,7 @@ class ModifyMetadata(_Body):
 class _AssistantFields(_Body):
     name: Annotated[str, Field(max_length=256)] | None = None
     description: Annotated[str, Field(max_length=512)] | None = None
-    instructions: Annotated[str, Field(max_length=256_000)] | None = None
+    instructions: Instructions | None = None
     reasoning_effort: ReasoningEffort | None = None
     tools: Annotated[list[Tool], Field(max_length=128)] = []  # an array, never null
     tool_resources: ToolResources | None = None
@@ -339,7 +350,7 @@ class ModifyAssistant(_AssistantFields):
 class _RunFields(_Body):
     assistant_id: str
     model: str | None = None
-    instructions: str | None = None
+    instructions: Instructions | None = None
     tools: Annotated[list[Tool], Field(max_length=20)] | None = None
     metadata: Metadata = None
     temperature: Temperature | None = None
@@ -355,7 +366,7 @@ class _RunFields(_Body):
 
 class CreateRun(_RunFields):
     reasoning_effort: ReasoningEffort | None = None
-    additional_instructions: str | None = None
+    additional_instructions: Instructions | None = None
     additional_messages: list[CreateMessage] | None = None
 
 
@@ -366,7 +377,7 @@ class CreateThreadAndRun(_RunFields):
 
 class ToolOutput(_Body):
     tool_call_id: str
-    output: str
+    output: Annotated[str, Field(max_length=TOOL_OUTPUT_MAX)]
 
 
 class SubmitToolOutputs(_Body):
