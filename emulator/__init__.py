@@ -19,7 +19,10 @@ from .engine.responders import (
     ScriptExhausted,
     ToolResult,
     default_responder,
+    load_script,
 )
+from .engine.scripts import ScriptFormatError
+from .engine.tiktoken_cache import offline_tiktoken
 from .engine.tokens import TiktokenCounter, TokenCounter
 from .engine.truncation import MessageAccount, TruncationReport
 from .engine.turn import ResponderError
@@ -59,6 +62,7 @@ __all__ = [
     "RunContext",
     "Script",
     "ScriptExhausted",
+    "ScriptFormatError",
     "SnapshotError",
     "ThreadedServer",
     "TiktokenCounter",
@@ -67,5 +71,7 @@ __all__ = [
     "TruncationReport",
     "default_responder",
     "forward",
+    "load_script",
+    "offline_tiktoken",
     "reply",
 ]
