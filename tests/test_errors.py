@@ -264,14 +264,14 @@ ASSISTANT_ERRORS = {
         "invalid_type",
     ),
     "model type": (
-        {"model": None},
-        "Invalid type for 'model': expected a string, but got null instead.",
+        {"model": 7},
+        "Invalid type for 'model': expected a string, but got an integer instead.",
         "model",
         "invalid_type",
     ),
     "tools type": (
-        {"tools": None},
-        "Invalid type for 'tools': expected an array, but got null instead.",
+        {"tools": {}},
+        "Invalid type for 'tools': expected an array, but got an object instead.",
         "tools",
         "invalid_type",
     ),

@@ -142,8 +142,7 @@ def test_run_overrides_win_over_the_assistant(
         {
             "type": "function",
             "function": {
-                "name": "lookup",
-                "description": None,
+                "name": "lookup",  # no "description" key: the spec has no null there
                 "parameters": {"type": "object", "properties": {}},
                 "strict": True,
             },
