@@ -554,3 +554,57 @@ def test_a_whole_run_needs_no_network(
     assert done.status == "completed"
     assert usage(raw_steps(client, done)[-1])[1] == n(encoding, RUSSIAN)
     assert no_network == []
+
+
+# --- fidelity (issue 11 points 4 and 5) -------------------------------------------------------
+
+
+def test_a_runs_own_tool_output_that_cannot_fit_ends_it_incomplete(
+    emu: Emulator, client: openai.OpenAI
+) -> None:
+    """Issue 11 point 4: the run's pending calls and outputs are not thread messages that may be
+    dropped; with `max_prompt_tokens=400` a 2,000-token output ends the run `incomplete`
+    (`max_prompt_tokens`, assistants-v2.md §6) instead of a turn that never saw it."""
+    asked: list[int] = []
+
+    def respond(context: Any) -> Any:
+        asked.append(context.turn)
+        return reply.tool_call("get_weather", {"city": "Paris"}) if context.turn == 0 else "ok"
+
+    emu.respond_with(respond)
+    asst = client.beta.assistants.create(model="gpt-4o", tools=[WEATHER_TOOL])
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=asst.id,
+        thread={"messages": [{"role": "user", "content": "Weather?"}]},
+        max_prompt_tokens=400,
+    )
+    assert run.required_action is not None
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    output = "sunny " * 2_000
+    assert n("o200k_base", output) >= 2_000
+    run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        tool_outputs=[{"tool_call_id": call.id, "output": output}],
+    )
+    assert run.incomplete_details is not None
+    assert (run.status, run.incomplete_details.reason) == ("incomplete", "max_prompt_tokens")
+    assert asked == [0]  # the model was not asked without the output
+    assert call.id in emu.truncation(run.id)[1].dropped_ids
+
+
+def test_usage_counts_tokens_cut_inside_a_character(emu: Emulator, client: openai.OpenAI) -> None:
+    """Issue 11 point 5: "🦜" is 3 tokens in o200k_base; at `max_completion_tokens=256` the
+    text keeps 85 whole parrots, but usage counts the 256 tokens generated."""
+    assert n("o200k_base", "🦜") == 3
+    emu.script("🦜" * 400)
+    asst = client.beta.assistants.create(model="gpt-4o")
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=asst.id,
+        thread={"messages": [{"role": "user", "content": "Parrots!"}]},
+        max_completion_tokens=256,
+    )
+    assert run.usage is not None
+    assert (run.status, run.usage.completion_tokens) == ("incomplete", 256)
+    (message,) = raw_messages(client, run)
+    assert message["content"][0]["text"]["value"] == "🦜" * 85

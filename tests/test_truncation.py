@@ -642,7 +642,7 @@ def test_a_deleted_message_leaves_the_prompt(
     run_on: RunOn,
 ) -> None:
     run = run_on(SIX)
-    ids = thread_ids(client, run.thread_id)
+    ids = thread_ids(client, run.thread_id)[:32]  # without the reply
     client.beta.threads.messages.delete(ids[1], thread_id=run.thread_id)
     again = client.beta.threads.runs.create_and_poll(
         thread_id=run.thread_id, assistant_id=run.assistant_id
@@ -714,3 +714,30 @@ def test_an_index_truncates_like_the_plain_thread(
     plain = truncate([*thread, *extra], **options)
     assert indexed == plain
     assert indexed.accounts() == plain.accounts()
+
+
+# --- auto keeps the beginning (issue 11 point 1) ---------------------------------------------
+
+
+def test_auto_keeps_the_first_message_and_the_newest(
+    emu: Emulator, client: openai.OpenAI, contexts: list[RunContext], run_on: RunOn
+) -> None:
+    """SPEC TruncationObject: "messages in the middle of the thread will be dropped". Issue 11's
+    reproduction: 32 messages, `max_prompt_tokens=600`; message 0 holds the user's name."""
+    thread = [("user", "My name is Ada Lovelace. Please remember it.")]
+    thread += [("assistant" if i % 2 else "user", f"{i}: {STORY[:150]}") for i in range(1, 31)]
+    thread += [("user", "What is my name?")]
+    run = run_on(thread, max_prompt_tokens=600)
+    ids = thread_ids(client, run.thread_id)[:32]  # without the reply
+
+    (report,) = emu.truncation(run.id)
+    assert report.fits and report.dropped_ids
+    assert report.account(ids[0]).fate == "kept"
+    assert report.beginning_ids[0] == ids[0]
+    assert report.account(ids[-1]).fate == "kept"  # the newest user message
+    positions = [a.position for a in report.visible]
+    middle = [p for p in positions if p >= len(report.beginning_ids)]
+    assert middle == list(range(32 - len(middle), 32))  # then the newest, no gap
+    assert report.account(ids[0]).tokens <= 600 // 4  # within its share (HEAD_SHARE)
+    assert contexts[0].messages[0].text.startswith("My name is Ada Lovelace")
+    assert contexts[0].last_user_message == "What is my name?"
