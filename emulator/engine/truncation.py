@@ -183,22 +183,23 @@ def truncate(
 
     ranges, stopper, walked = _walk(source, segments, budget - used)
     beginning: list[MessageAccount] = []
+    first = None
     if stopper is not None and strategy.type == "auto" and pinned is not None:
         first = source.oldest_user(start, pinned)
-        if first is not None and first <= stopper:
-            room = min(budget // HEAD_SHARE, budget - used)
-            beginning = _beginning(source, first, pinned, counter, room)
-        if beginning:
+    if first is not None and pinned is not None and stopper is not None and first <= stopper:
+        room = min(budget // HEAD_SHARE, budget - used)
+        beginning = _beginning(source, first, pinned, counter, room)
+    if beginning and first is not None and pinned is not None:
+        head = sum(account.tokens for account in beginning)
+        after = beginning[-1].position + 1
+        segments = [(pinned + 1, total), (after, pinned), (start, first)]
+        ranges, stopper, walked = _walk(source, segments, budget - used - head)
+        if stopper is None and beginning[0].fate == "shortened":  # all else fit: use it all
+            # its reply was walked already (the walk started right after the first message)
+            beginning = _beginning(source, first, first + 1, counter, budget - used - walked)
             head = sum(account.tokens for account in beginning)
-            after = beginning[-1].position + 1
-            segments = [(pinned + 1, total), (after, pinned), (start, first)]
-            ranges, stopper, walked = _walk(source, segments, budget - used - head)
-            if stopper is None and beginning[0].fate == "shortened":  # all else fit: use it all
-                # its reply was walked already (the walk started right after the first message)
-                beginning = _beginning(source, first, first + 1, counter, budget - used - walked)
-                head = sum(account.tokens for account in beginning)
-            used += head
-            singles.extend(beginning)
+        used += head
+        singles.extend(beginning)
     used += walked
 
     stopped_tokens = 0  # of the stopper when it is dropped
