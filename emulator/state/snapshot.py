@@ -189,6 +189,7 @@ def _report(data: Obj) -> TruncationReport:
             "visible": tuple(MessageAccount(**a) for a in data["visible"]),
             "dropped_ids": tuple(data["dropped_ids"]),
             "dropped_roles": tuple(data.get("dropped_roles", ())),
+            "beginning_ids": tuple(data.get("beginning_ids", ())),
         }
     )
 
