@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 
 from ...wire.errors import InvalidRequestError, MethodNotAllowedError, NotFoundError
-from . import assistants, messages, runs, threads
-from .base import INCLUDE_FILE_SEARCH_CONTENT, Call, Handler, Request, Route, Stream
+from . import assistants, files, messages, runs, threads, vector_stores
+from .base import INCLUDE_FILE_SEARCH_CONTENT, Binary, Call, Handler, Request, Route, Stream
 
 __all__ = [
     "INCLUDE_FILE_SEARCH_CONTENT",
     "ROUTES",
+    "Binary",
     "Call",
     "Handler",
     "Request",
@@ -23,7 +24,7 @@ __all__ = [
     "resolve",
 ]
 
-MODULES = (assistants, runs, threads, messages)
+MODULES = (assistants, runs, threads, messages, files, vector_stores)
 ROUTES: list[Route] = [route for module in MODULES for route in module.ROUTES]
 _COMPILED = [(method, re.compile(pattern + r"/?"), handler) for method, pattern, handler in ROUTES]
 ID_PREFIXES = {
@@ -32,7 +33,8 @@ ID_PREFIXES = {
     "message_id": "msg",
     "run_id": "run",
     "step_id": "step",
-}
+    "batch_id": "vsfb",
+}  # other ids (files, vector stores) are not prefix-checked: an unknown one is a 404
 
 
 def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
@@ -55,8 +57,8 @@ def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
 
 def _check_ids(params: dict[str, str]) -> None:
     for name, value in params.items():
-        prefix = ID_PREFIXES[name]
-        if not value.startswith(prefix):
+        prefix = ID_PREFIXES.get(name)
+        if prefix is not None and not value.startswith(prefix):
             raise InvalidRequestError(
                 f"Invalid '{name}': '{value}'. Expected an ID that begins with '{prefix}'.",
                 param=name,
