@@ -33,7 +33,7 @@ ID_PREFIXES = {
     "message_id": "msg",
     "run_id": "run",
     "step_id": "step",
-    "batch_id": "vsfb",
+    "batch_id": "vsfb_",
 }  # other ids (files, vector stores) are not prefix-checked: an unknown one is a 404
 
 
