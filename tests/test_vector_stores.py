@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -63,7 +64,7 @@ def shipping(client: openai.OpenAI) -> str:
 
 
 def state(emu: Emulator) -> Any:
-    return (emu.files, emu.vector_stores, emu.assistants, emu.threads, emu.snapshot()["library"])
+    return (emu.files, emu.vector_stores, emu.assistants, emu.threads, emu.backend.library.dump())
 
 
 # --- stores ----------------------------------------------------------------------------------
@@ -806,3 +807,11 @@ def test_a_reloaded_emulator_answers_the_same_searches(
         assert copy.file_data(policy) == POLICY
         assert copy.vector_stores == emu.vector_stores
         assert copy.check_invariants() == []
+
+
+def test_the_readme_example_runs() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Files and vector stores", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+
+    exec(compile(code, "README.md", "exec"), {})

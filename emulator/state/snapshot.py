@@ -97,9 +97,12 @@ def take(backend: Backend, settings: Settings) -> Snapshot:
             "threads": threads,
             "owners": dict(store.owner),
             "ids": _ids_data(backend.ids.seed, backend.ids.get_state()),
-            # files (bytes as base64) and vector stores; search indexes are rebuilt on load
-            "library": backend.library.dump(),
         }
+        # Files (bytes as base64) and vector stores, when there are any (so snapshots without
+        # them stay as they were); search indexes are rebuilt on load.
+        library = backend.library.dump()
+        if library["files"] or library["vector_stores"]:
+            data["library"] = library
         # A JSON round trip: a deep copy that also proves the data is JSON.
         result: Snapshot = json.loads(json.dumps(data))
         return result
