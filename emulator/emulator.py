@@ -27,6 +27,7 @@ from .http import control
 from .http.asgi import AsgiApp, function_app
 from .http.faults import Fault, FaultPlan
 from .http.pipeline import Pipeline, RecordedRequest, Response
+from .retrieval.search import Ranker
 from .state import snapshot as snapshots
 from .state.clock import Clock, FrozenClock, RealClock
 from .state.settings import Chunker, HoldStatus, Progress, Settings, split_words
@@ -275,6 +276,39 @@ class Emulator:
             else:
                 self.settings.holds.pop(run_id, None)
 
+    # --- files and vector stores --------------------------------------------------------
+
+    def search_with(self, ranker: Ranker | None) -> None:
+        """Rank vector store searches (the search endpoint and file_search in runs) with
+        `ranker(query, chunks) -> scores` (one score in 0..1 per chunk, e.g. cosine similarity
+        of real embeddings); None goes back to the built-in BM25 ranking."""
+        if ranker is not None and not callable(ranker):
+            raise TypeError("a ranker is a function (query, chunks) -> scores")
+        with self.backend.lock:
+            self.settings.ranker = ranker
+
+    @property
+    def allow_file_downloads(self) -> bool:
+        """Whether `GET /files/{id}/content` serves `assistants` and `user_data` files (the
+        real service answered a 400 for those; default False)."""
+        return self.settings.allow_file_downloads
+
+    @allow_file_downloads.setter
+    def allow_file_downloads(self, value: bool) -> None:
+        self.settings.allow_file_downloads = bool(value)
+
+    def hold_ingestion(self) -> None:
+        """Keep every vector store file `in_progress` until `release_ingestion()`."""
+        self.settings.hold_ingestion = True
+
+    def release_ingestion(self) -> None:
+        """Let held files finish: at once in `resting` progress, on the next read in `step`."""
+        with self.backend.lock:
+            self.settings.hold_ingestion = False
+            if self.settings.progress == "resting":
+                library = self.backend.library
+                library.finish_ingestion(list(library.vector_stores.stores))
+
     # --- tokens --------------------------------------------------------------------------
 
     @property
@@ -412,6 +446,20 @@ class Emulator:
     def steps(self, run_id: str) -> list[Obj]:
         """A run's steps, oldest first (copies)."""
         return self.backend.objects("steps", run_id)
+
+    @property
+    def files(self) -> dict[str, Obj]:
+        """Every file by id (copies, in upload order); `file_data(id)` has the bytes."""
+        return {f["id"]: f for f in self.backend.files()}
+
+    def file_data(self, file_id: str) -> bytes:
+        """The bytes of a file, whatever its purpose (KeyError for an unknown file)."""
+        return self.backend.file_data(file_id)
+
+    @property
+    def vector_stores(self) -> dict[str, Obj]:
+        """Every vector store by id, as the API shows it (copies, in creation order)."""
+        return {s["id"]: s for s in self.backend.vector_stores()}
 
     def check_invariants(self) -> list[str]:
         """Every broken cross-object rule in the state (empty when consistent)."""

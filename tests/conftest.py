@@ -152,3 +152,30 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(time, "sleep", asked.append)
     monkeypatch.setattr(anyio, "sleep", record)
     return asked
+
+
+class RealIds:
+    """Placeholder ids in test data (`"file-1"`, `"vs_1"`) made real: each placeholder becomes
+    an uploaded text file or an empty vector store, the same placeholder the same object, since
+    the emulator checks that the files and stores `tool_resources` name exist."""
+
+    def __init__(self, client: openai.OpenAI) -> None:
+        self.client = client
+        self.made: dict[str, str] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: self(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self(item) for item in value]
+        if isinstance(value, str) and value.startswith(("file-", "vs_")):
+            if value not in self.made:
+                self.made[value] = self._make(value)
+            return self.made[value]
+        return value
+
+    def _make(self, placeholder: str) -> str:
+        if placeholder.startswith("vs_"):
+            return self.client.vector_stores.create().id
+        upload = (f"{placeholder}.txt", f"The text of {placeholder}.".encode())
+        return self.client.files.create(file=upload, purpose="assistants").id

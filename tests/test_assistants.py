@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import conforming
+from conftest import RealIds, conforming
 from openai.types.beta import Assistant, AssistantDeleted
 
 from emulator import Emulator
@@ -57,13 +57,14 @@ def test_create_with_defaults(strict_client: openai.OpenAI) -> None:
 
 
 def test_create_with_every_field(strict_client: openai.OpenAI, emu: Emulator) -> None:
+    file_id = RealIds(strict_client)("file-abc")
     assistant = strict_client.beta.assistants.create(
         model="gpt-4o-mini",
         name="Math tutor",
         description="Helps with sums",
         instructions="Be precise.",
         tools=[{"type": "code_interpreter"}],
-        tool_resources={"code_interpreter": {"file_ids": ["file-abc"]}},
+        tool_resources={"code_interpreter": {"file_ids": [file_id]}},
         metadata={"team": "math"},
         temperature=0.2,
         top_p=0.5,
@@ -81,7 +82,7 @@ def test_create_with_every_field(strict_client: openai.OpenAI, emu: Emulator) ->
         "top_p": 0.5,
         "temperature": 0.2,
         "reasoning_effort": "low",
-        "tool_resources": {"code_interpreter": {"file_ids": ["file-abc"]}},
+        "tool_resources": {"code_interpreter": {"file_ids": [file_id]}},
         "metadata": {"team": "math"},
         "response_format": {"type": "json_object"},
     }
@@ -172,18 +173,21 @@ def test_tool_resources_follow_the_tools(
     tool_resources: dict[str, Any] | None,
     expected: dict[str, Any],
 ) -> None:
+    real = RealIds(strict_client)
     response = strict_client.beta.assistants.with_raw_response.create(
-        model="gpt-4o", tools=tools, tool_resources=tool_resources
+        model="gpt-4o", tools=tools, tool_resources=real(tool_resources)
     )
 
-    assert response.http_response.json()["tool_resources"] == expected
+    assert response.http_response.json()["tool_resources"] == real(expected)
 
 
 def test_vector_stores_helper_makes_a_vector_store(strict_client: openai.OpenAI) -> None:
     assistant = strict_client.beta.assistants.create(
         model="gpt-4o",
         tools=[{"type": "file_search"}],
-        tool_resources={"file_search": {"vector_stores": [{"file_ids": ["file-1"]}]}},
+        tool_resources={
+            "file_search": {"vector_stores": [{"file_ids": [RealIds(strict_client)("file-1")]}]}
+        },
     )
 
     assert assistant.tool_resources and assistant.tool_resources.file_search
@@ -262,10 +266,11 @@ def test_update_one_field(
         model="gpt-4o", name="bot", tools=[{"type": "code_interpreter"}], metadata={"k": "v"}
     )
 
-    raw = strict_client.beta.assistants.with_raw_response.update(assistant.id, **change)
+    real = RealIds(strict_client)
+    raw = strict_client.beta.assistants.with_raw_response.update(assistant.id, **real(change))
 
-    assert raw.http_response.json()[field] == value
-    assert emu.assistants[assistant.id][field] == value
+    assert raw.http_response.json()[field] == real(value)
+    assert emu.assistants[assistant.id][field] == real(value)
     conforming(Assistant, raw.http_response.json())
 
 

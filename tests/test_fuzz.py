@@ -21,10 +21,23 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
-from openai.types import Model
+from openai.types import (
+    FileDeleted,
+    FileObject,
+    Model,
+    VectorStore,
+    VectorStoreDeleted,
+    VectorStoreSearchResponse,
+)
 from openai.types.beta import Assistant, AssistantDeleted, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, MessageDeleted, Run
 from openai.types.beta.threads.runs import RunStep
+from openai.types.vector_stores import (
+    FileContentResponse,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreFileDeleted,
+)
 from pydantic import BaseModel
 
 from emulator import Emulator, RunContext, reply
@@ -63,11 +76,34 @@ def send(emu: Emulator, method: str, path: str, body: Any = None) -> Any:
     return response.json()
 
 
+def upload(emu: Emulator, filename: str, data: bytes, purpose: str = "assistants") -> str:
+    """`POST /files` with a hand-made multipart body; the new file's id."""
+    head = (
+        f'--b0\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n{purpose}\r\n'
+        f'--b0\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n\r\n'
+    )
+    body = head.encode() + data + b"\r\n--b0--\r\n"
+    multipart = {**AUTH, "content-type": "multipart/form-data; boundary=b0"}
+    response = emu.handle("POST", API + "/files", multipart, body)
+    assert response.status == 200, response.content
+    file_id: str = response.json()["id"]
+    return file_id
+
+
 def build_world() -> tuple[Emulator, dict[str, str]]:
-    """Two assistants; threads with a completed run, a run waiting for tool outputs, a held run."""
+    """Two assistants; threads with a completed run, a run waiting for tool outputs, a held run;
+    two files, a vector store holding one, a batch holding the other."""
     emu = Emulator()
     emu.respond_with(lookup_when_asked)
     ids: dict[str, str] = {}
+    ids["file"] = upload(emu, "doc.txt", b"The return policy allows refunds within 30 days.")
+    ids["other_file"] = upload(emu, "notes.md", b"# Notes\nShipping is free.")
+    store = {"file_ids": [ids["file"]], "name": "kb", "metadata": {"k": "v"}}
+    ids["vector_store"] = send(emu, "POST", "/vector_stores", store)["id"]
+    batch = {"file_ids": [ids["other_file"]], "attributes": {"lang": "en"}}
+    ids["batch"] = send(emu, "POST", f"/vector_stores/{ids['vector_store']}/file_batches", batch)[
+        "id"
+    ]
     asst = {"model": "gpt-4o", "instructions": "Be brief.", "tools": [LOOKUP_TOOL]}
     ids["assistant"] = send(emu, "POST", "/assistants", asst)["id"]
     ids["other_assistant"] = send(emu, "POST", "/assistants", {"model": "gpt-4o-mini"})["id"]
@@ -132,6 +168,7 @@ def fingerprint(emu: Emulator) -> str:
                 store.run_thread,
                 store.owner,
                 backend.engine.states,
+                backend.library.dump(),
             )
         )
 
@@ -205,7 +242,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
             {"role": "user", "content": "hi", "metadata": {"a": "b"}},
             {"role": "assistant", "content": [{"type": "text", "text": "yo"}]},
         ],
-        "tool_resources": {"file_search": {"vector_store_ids": ["vs_1"]}},
+        "tool_resources": {"file_search": {"vector_store_ids": [IDS["vector_store"]]}},
         "metadata": {"k": "v"},
     },
     "modify_thread": {"metadata": {"a": "b"}, "tool_resources": {}},
@@ -215,7 +252,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
             {"type": "text", "text": "call"},
             {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
         ],
-        "attachments": [{"file_id": "file-1", "tools": [{"type": "file_search"}]}],
+        "attachments": [{"file_id": IDS["file"], "tools": [{"type": "file_search"}]}],
     },
     "modify_message": {"metadata": {"a": "b"}},
     "modify_run": {"metadata": {"a": "b"}},
@@ -242,6 +279,41 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     },
     "submit_tool_outputs": {"tool_outputs": [{"tool_call_id": IDS["call"], "output": "o"}]},
     "cancel_run": {},
+    "create_vector_store": {
+        "file_ids": [IDS["file"]],
+        "name": "n",
+        "description": "d",
+        "expires_after": {"anchor": "last_active_at", "days": 2},
+        "chunking_strategy": {
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50},
+        },
+        "metadata": {"a": "b"},
+    },
+    "modify_vector_store": {
+        "name": "m",
+        "expires_after": {"anchor": "last_active_at", "days": 1},
+        "metadata": {"a": "b"},
+    },
+    "search_vector_store": {
+        "query": ["refunds", "shipping"],
+        "max_num_results": 3,
+        "rewrite_query": True,
+        "ranking_options": {"ranker": "auto", "score_threshold": 0.1},
+        "filters": {
+            "type": "or",
+            "filters": [{"type": "eq", "key": "lang", "value": "en"}],
+        },
+    },
+    "create_vector_store_file": {
+        "file_id": IDS["other_file"],
+        "attributes": {"lang": "en", "year": 2024, "draft": False},
+        "chunking_strategy": {"type": "auto"},
+    },
+    "update_vector_store_file": {"attributes": {"lang": "fr"}},
+    "create_file_batch": {
+        "files": [{"file_id": IDS["file"], "attributes": {"n": 1}}],
+    },
 }
 
 
@@ -328,6 +400,9 @@ ADDRESSES = [
         "message_id": IDS.get(f"{name}_message", "msg_none"),
         "step_id": IDS.get(f"{name}_step", "step_none"),
         "model": "gpt-4o",
+        "file_id": IDS["file" if name != "waiting_thread" else "other_file"],
+        "vector_store_id": IDS["vector_store"],
+        "batch_id": IDS["batch"],
     }
     for name in ("thread", "waiting_thread", "held_thread", "empty_thread")
 ]
@@ -382,6 +457,32 @@ SDK_TYPES: dict[str, type[BaseModel]] = {
     "get_step": RunStep,
     "list_models": Model,
     "get_model": Model,
+    "create_file": FileObject,
+    "list_files": FileObject,
+    "get_file": FileObject,
+    "delete_file": FileDeleted,
+    "create_vector_store": VectorStore,
+    "list_vector_stores": VectorStore,
+    "get_vector_store": VectorStore,
+    "modify_vector_store": VectorStore,
+    "delete_vector_store": VectorStoreDeleted,
+    "search_vector_store": VectorStoreSearchResponse,
+    "create_vector_store_file": VectorStoreFile,
+    "list_vector_store_files": VectorStoreFile,
+    "get_vector_store_file": VectorStoreFile,
+    "update_vector_store_file": VectorStoreFile,
+    "delete_vector_store_file": VectorStoreFileDeleted,
+    "vector_store_file_content": FileContentResponse,
+    "create_file_batch": VectorStoreFileBatch,
+    "get_file_batch": VectorStoreFileBatch,
+    "cancel_file_batch": VectorStoreFileBatch,
+    "list_file_batch_files": VectorStoreFile,
+}
+PAGES = {  # one-page answers: only `data` is read, each item of the SDK type
+    "search_vector_store": ["object", "search_query", "data", "has_more", "next_page"],
+    "vector_store_file_content": ["object", "data", "has_more", "next_page"],
+    "list_files": ["object", "data", "has_more", "first_id", "last_id"],
+    "list_models": ["object", "data"],  # the real model list has no cursors
 }
 ERROR_STATUSES = {400, 401, 404, 405}
 
@@ -401,13 +502,17 @@ def check_answer(emu: Emulator, method: str, url: str, head: dict[str, str], bod
     handler: Handler = resolve(method.upper(), path)[0]
     if response.events is not None:
         check_stream(content)
+    elif handler.__name__ == "file_content":
+        assert response.headers["content-type"] == "application/octet-stream"
     else:
         check_object(handler.__name__, json.loads(content))
     return 200
 
 
 def check_error(body: Any) -> None:
-    assert list(body) == ["error"]
+    assert list(body) in (["error"], ["error", "detail"])  # `/files` adds `detail`
+    if "detail" in body:
+        assert body["detail"] == {"message": body["error"]["message"], "code": None}
     error = body["error"]
     assert list(error) == ["message", "type", "param", "code"]
     assert isinstance(error["message"], str) and error["message"]
@@ -418,8 +523,8 @@ def check_error(body: Any) -> None:
 
 def check_object(handler: str, body: Any) -> None:
     sdk_type = SDK_TYPES[handler]
-    if handler == "list_models":  # the real model list has no cursors
-        assert list(body) == ["object", "data"]
+    if handler in PAGES:
+        assert list(body) == PAGES[handler]
         for item in body["data"]:
             sdk_type.model_validate(item)
     elif handler.startswith("list_"):

@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import conforming
+from conftest import RealIds, conforming
 from openai.types.beta import Thread
 from openai.types.beta.threads import Message, MessageDeleted
 
@@ -116,7 +116,8 @@ def test_content_is_stored_as_parts(
 def test_assistant_role_attachments_and_metadata(
     strict_client: openai.OpenAI, emu: Emulator, thread: Thread
 ) -> None:
-    attachments = [{"file_id": "file-1", "tools": [{"type": "code_interpreter"}]}]
+    file_id = RealIds(strict_client)("file-1")
+    attachments = [{"file_id": file_id, "tools": [{"type": "code_interpreter"}]}]
 
     message = strict_client.beta.threads.messages.create(
         thread.id, role="assistant", content="Noted.", attachments=attachments, metadata={"k": "v"}

@@ -1,5 +1,6 @@
-"""Fidelity audit: every SDK method under `client.beta.assistants` and `client.beta.threads`
-(with `messages`, `runs`, `runs.steps` and any sub-resource a new SDK adds) is exercised by
+"""Fidelity audit: every SDK method under `client.beta.assistants`, `client.beta.threads` (with
+`messages`, `runs`, `runs.steps`), `client.files` and `client.vector_stores` (with `files` and
+`file_batches`), and any sub-resource a new SDK adds, is exercised by
 some test, so new SDK surface is noticed the day the SDK grows it.
 
 The SDK side is found by introspection of the installed `openai`; the test side by parsing every
@@ -22,7 +23,7 @@ import pytest
 from openai._resource import AsyncAPIResource, SyncAPIResource
 
 TESTS = Path(__file__).parent
-ROOTS = ("beta.assistants", "beta.threads")
+ROOTS = ("beta.assistants", "beta.threads", "files", "vector_stores")
 WRAPPERS = frozenset({"with_raw_response", "with_streaming_response"})
 
 
@@ -176,6 +177,10 @@ def test_the_audit_sees_the_whole_known_surface() -> None:
         "beta.threads.messages",
         "beta.threads.runs",
         "beta.threads.runs.steps",
+        "files",
+        "vector_stores",
+        "vector_stores.files",
+        "vector_stores.file_batches",
     }
     assert {"create_and_poll", "submit_tool_outputs_stream", "stream"} <= resources[
         "beta.threads.runs"

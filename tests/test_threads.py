@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import conforming
+from conftest import RealIds, conforming
 from openai.types.beta import Thread, ThreadDeleted
 from openai.types.beta.threads import Message
 
@@ -44,15 +44,16 @@ def test_create_from_a_raw_client_without_a_body(emu: Emulator) -> None:
 
 def test_retrieve_shows_code_interpreter_resources(strict_client: openai.OpenAI) -> None:
     """Real quirk [RT §2]: create says `{}`, retrieve says `{"code_interpreter": ...}`."""
+    store_id = RealIds(strict_client)("vs_abc")
     thread = strict_client.beta.threads.create(
-        tool_resources={"file_search": {"vector_store_ids": ["vs_abc"]}}
+        tool_resources={"file_search": {"vector_store_ids": [store_id]}}
     )
 
     raw = strict_client.beta.threads.with_raw_response.retrieve(thread.id).http_response.json()
 
     assert raw["tool_resources"] == {
         "code_interpreter": {"file_ids": []},
-        "file_search": {"vector_store_ids": ["vs_abc"]},
+        "file_search": {"vector_store_ids": [store_id]},
     }
     assert {k: v for k, v in raw.items() if k != "tool_resources"} == thread.model_dump(
         exclude={"tool_resources"}
@@ -61,6 +62,7 @@ def test_retrieve_shows_code_interpreter_resources(strict_client: openai.OpenAI)
 
 
 def test_create_with_initial_messages(strict_client: openai.OpenAI, emu: Emulator) -> None:
+    doc = RealIds(strict_client)("file-doc")
     thread = strict_client.beta.threads.create(
         messages=[
             {"role": "user", "content": "Hello"},
@@ -71,7 +73,7 @@ def test_create_with_initial_messages(strict_client: openai.OpenAI, emu: Emulato
                     {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
                     {"type": "image_file", "image_file": {"file_id": "file-img", "detail": "low"}},
                 ],
-                "attachments": [{"file_id": "file-doc", "tools": [{"type": "file_search"}]}],
+                "attachments": [{"file_id": doc, "tools": [{"type": "file_search"}]}],
                 "metadata": {"source": "upload"},
             },
             {"role": "assistant", "content": "A cat."},
@@ -90,7 +92,7 @@ def test_create_with_initial_messages(strict_client: openai.OpenAI, emu: Emulato
         },
         {"type": "image_file", "image_file": {"file_id": "file-img", "detail": "low"}},
     ]
-    assert second["attachments"] == [{"file_id": "file-doc", "tools": [{"type": "file_search"}]}]
+    assert second["attachments"] == [{"file_id": doc, "tools": [{"type": "file_search"}]}]
     assert second["metadata"] == {"source": "upload"}
     for message in (first, second, third):
         assert message["thread_id"] == thread.id
@@ -123,14 +125,17 @@ def test_create_with_initial_messages(strict_client: openai.OpenAI, emu: Emulato
 def test_create_with_tool_resources(
     strict_client: openai.OpenAI, tool_resources: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    raw = strict_client.beta.threads.with_raw_response.create(tool_resources=tool_resources)
+    real = RealIds(strict_client)
+    raw = strict_client.beta.threads.with_raw_response.create(tool_resources=real(tool_resources))
 
-    assert raw.http_response.json()["tool_resources"] == expected
+    assert raw.http_response.json()["tool_resources"] == real(expected)
 
 
 def test_vector_stores_helper_makes_a_vector_store(strict_client: openai.OpenAI) -> None:
     thread = strict_client.beta.threads.create(
-        tool_resources={"file_search": {"vector_stores": [{"file_ids": ["file-1"]}]}}
+        tool_resources={
+            "file_search": {"vector_stores": [{"file_ids": [RealIds(strict_client)("file-1")]}]}
+        }
     )
 
     assert thread.tool_resources and thread.tool_resources.file_search
@@ -139,8 +144,9 @@ def test_vector_stores_helper_makes_a_vector_store(strict_client: openai.OpenAI)
 
 
 def test_update_metadata_and_tool_resources(strict_client: openai.OpenAI, emu: Emulator) -> None:
+    real = RealIds(strict_client)
     thread = strict_client.beta.threads.create(
-        metadata={"a": "1"}, tool_resources={"code_interpreter": {"file_ids": ["file-1"]}}
+        metadata={"a": "1"}, tool_resources=real({"code_interpreter": {"file_ids": ["file-1"]}})
     )
 
     updated = strict_client.beta.threads.update(thread.id, metadata={"b": "2"})
@@ -148,14 +154,14 @@ def test_update_metadata_and_tool_resources(strict_client: openai.OpenAI, emu: E
     assert updated.tool_resources == thread.tool_resources
 
     updated = strict_client.beta.threads.update(
-        thread.id, tool_resources={"file_search": {"vector_store_ids": ["vs_2"]}}
+        thread.id, tool_resources=real({"file_search": {"vector_store_ids": ["vs_2"]}})
     )
     assert emu.threads[thread.id] == {
         "id": thread.id,
         "object": "thread",
         "created_at": thread.created_at,
         "metadata": {"b": "2"},
-        "tool_resources": {"file_search": {"vector_store_ids": ["vs_2"]}},
+        "tool_resources": real({"file_search": {"vector_store_ids": ["vs_2"]}}),
     }
     assert strict_client.beta.threads.update(thread.id).metadata == {"b": "2"}  # empty body
 

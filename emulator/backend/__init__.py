@@ -14,6 +14,7 @@ import threading
 from ..engine.runs import RunEngine
 from ..engine.truncation import TruncationReport
 from ..engine.turn import ResponderError
+from ..retrieval.library import Library
 from ..state.clock import Clock, FrozenClock
 from ..state.ids import IdGenerator
 from ..state.settings import Settings
@@ -21,10 +22,12 @@ from ..state.store import Store, clone
 from ..wire.objects import Obj
 from .assistants import Assistants
 from .base import ListQuery, Service
+from .files import Files
 from .messages import Messages
 from .models import Models
 from .runs import Runs
 from .threads import Threads
+from .vector_stores import VectorStores
 
 __all__ = ["Backend", "ListQuery", "Scope"]
 
@@ -39,6 +42,8 @@ class Scope:
         self.messages = Messages(service, owner)
         self.runs = Runs(service, owner)
         self.models = Models(service, owner)
+        self.files = Files(service, owner)
+        self.vector_stores = VectorStores(service, owner)
 
 
 class Backend:
@@ -51,8 +56,14 @@ class Backend:
         self.ids = IdGenerator(seed)
         self.settings = settings or Settings()
         self.store = Store()
-        self.engine = RunEngine(self.store, self.clock, self.ids, self.settings)
-        self._service = Service(self.store, self.clock, self.ids, self.settings, self.engine)
+        self.library = Library(self.clock, self.ids, self.settings)
+        self.engine = RunEngine(
+            self.store, self.clock, self.ids, self.settings, knowledge=self.library
+        )
+        self.library.on_file_deleted.append(self._forget_code_interpreter_file)
+        self._service = Service(
+            self.store, self.clock, self.ids, self.settings, self.engine, self.library
+        )
         self._scopes: dict[str | None, Scope] = {}
 
     @property
@@ -72,6 +83,7 @@ class Backend:
         with self.store.lock:
             self.store.clear()
             self.engine.clear()
+            self.library.clear()
 
     def add_message(self, thread_id: str, data: Obj) -> Obj:
         """Store a message from a (validated, dumped) CreateMessage body, bypassing the rules
@@ -115,4 +127,31 @@ class Backend:
 
     def check_invariants(self) -> list[str]:
         with self.store.lock:
-            return self.store.check_invariants()
+            return self.store.check_invariants() + self.library.check_invariants()
+
+    # --- files and vector stores ---------------------------------------------------------
+
+    def _forget_code_interpreter_file(self, file_id: str) -> None:
+        """A deleted file leaves every assistant's and thread's code_interpreter files."""
+        for owner in (*self.store.assistants, *self.store.threads):
+            code = owner["tool_resources"].get("code_interpreter")
+            if code is not None and file_id in code["file_ids"]:
+                code["file_ids"] = [i for i in code["file_ids"] if i != file_id]
+
+    def files(self) -> list[Obj]:
+        """Copies of every file, oldest first."""
+        with self.store.lock:
+            return clone([f for f in self.library.files.values() if self.library.file(f["id"])])
+
+    def file_data(self, file_id: str) -> bytes:
+        """A file's bytes, whatever its purpose (KeyError for an unknown file)."""
+        with self.store.lock:
+            if self.library.file(file_id) is None:
+                raise KeyError(f"no file {file_id!r}")
+            return self.library.data[file_id]
+
+    def vector_stores(self) -> list[Obj]:
+        """Every vector store as the API shows it, oldest first (copies)."""
+        with self.store.lock:
+            stores = self.library.vector_stores
+            return [stores.render(stores.stores[i]) for i in stores.order.ids()]

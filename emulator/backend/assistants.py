@@ -6,12 +6,14 @@ from ..wire import objects
 from ..wire import requests as schemas
 from ..wire.objects import Obj, Page
 from .base import ListQuery, Resource, dump, page
+from .links import check_tool_resources, make_vector_stores
 
 
 class Assistants(Resource):
     def create(self, body: schemas.CreateAssistant) -> Obj:
         data = dump(body)
-        self.make_vector_stores(data)
+        check_tool_resources(self, data)
+        make_vector_stores(self, data, expires_after=None)
         assistant = objects.assistant(self.new_id("asst"), self.now(), data)
         self.store.assistants.add(assistant)
         self.claim(assistant["id"])
@@ -23,6 +25,7 @@ class Assistants(Resource):
     def modify(self, assistant_id: str, body: schemas.ModifyAssistant) -> Obj:
         assistant = self.assistant(assistant_id)
         changes = dump(body)
+        check_tool_resources(self, changes)
         merged = {**assistant, **{k: v for k, v in changes.items() if k != "tools"}}
         if "tools" in changes:
             merged["tools"] = changes["tools"] or []

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.runs import RunEngine
+from ..retrieval.library import Library
+from ..retrieval.vector_stores import VectorStore
 from ..state.clock import Clock
 from ..state.ids import IdGenerator
 from ..state.settings import Settings
 from ..state.store import Collection, Order, Store
-from ..wire.errors import InvalidRequestError, not_found
+from ..wire import files as file_errors
+from ..wire.errors import not_found
 from ..wire.objects import Obj, Page
 
 
@@ -36,6 +39,7 @@ class Service:
     ids: IdGenerator
     settings: Settings
     engine: RunEngine
+    library: Library
 
 
 class Resource:
@@ -45,6 +49,7 @@ class Resource:
         self.service = service
         self.store = service.store
         self.engine = service.engine
+        self.library = service.library
         self.owner = owner
 
     # --- key scope -----------------------------------------------------------------------
@@ -71,6 +76,26 @@ class Resource:
             raise not_found("thread", thread_id)
         return found
 
+    def file(self, file_id: str) -> Obj:
+        """The file, or the recorded 404 of `/files` (also for one another API key owns)."""
+        found = self.library.file(file_id)
+        if found is None or not self.visible(file_id):
+            raise file_errors.no_such_file(file_id)
+        return found
+
+    def check_files(self, file_ids: list[str]) -> None:
+        """404 `Files [...] were not found` naming every unknown (or foreign) file."""
+        missing = [i for i in file_ids if self.library.file(i) is None or not self.visible(i)]
+        if missing:
+            raise file_errors.files_not_found(list(dict.fromkeys(missing)))
+
+    def vector_store(self, store_id: str) -> VectorStore:
+        """The vector store, or the 404 (also for one another API key owns)."""
+        found = self.library.vector_stores.get(store_id)
+        if found is None or not self.visible(store_id):
+            raise file_errors.no_vector_store(store_id)
+        return found
+
     # --- shared helpers ------------------------------------------------------------------
 
     def new_id(self, prefix: str) -> str:
@@ -78,19 +103,6 @@ class Resource:
 
     def now(self) -> int:
         return self.service.clock.now()
-
-    def make_vector_stores(self, data: Obj) -> None:
-        """Turn a `file_search.vector_stores` creation helper into the new store's id."""
-        file_search = (data.get("tool_resources") or {}).get("file_search") or {}
-        helpers = file_search.pop("vector_stores", None) or []
-        if helpers and file_search.get("vector_store_ids"):
-            raise InvalidRequestError(
-                "Invalid 'tool_resources.file_search': provide either 'vector_store_ids' or "
-                "'vector_stores', not both.",
-                param="tool_resources.file_search",
-            )
-        if helpers:
-            file_search["vector_store_ids"] = [self.new_id("vs") for _ in helpers]
 
 
 def dump(body: Any) -> Obj:

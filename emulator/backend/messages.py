@@ -7,13 +7,18 @@ from ..wire import requests as schemas
 from ..wire.errors import not_found
 from ..wire.objects import Obj, Page
 from .base import ListQuery, Resource, dump, page
+from .links import attach_files, check_attachments
 
 
 class Messages(Resource):
     def create(self, thread_id: str, body: schemas.CreateMessage) -> Obj:
-        self.thread(thread_id)
+        thread = self.thread(thread_id)
         self.engine.ensure_can_add_message(thread_id)
-        return self.engine.add_message(thread_id, dump(body))
+        data = dump(body)
+        check_attachments(self, thread, [data])
+        message = self.engine.add_message(thread_id, data)
+        attach_files(self, thread, data.get("attachments") or [])
+        return message
 
     def _message(self, thread_id: str, message_id: str, *, poll: bool = True) -> Obj:
         self.thread(thread_id)

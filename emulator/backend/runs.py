@@ -11,6 +11,7 @@ from ..wire.errors import InvalidRequestError, not_found
 from ..wire.events import step_view
 from ..wire.objects import Obj, Page
 from .base import ListQuery, Resource, dump, page
+from .links import attach_files_undoably, check_attachments, forget_new_stores
 from .threads import Threads
 
 # Runs the service is working on refuse modification: recorded for `in_progress`
@@ -22,10 +23,19 @@ BUSY_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
 
 class Runs(Resource):
     def create(self, thread_id: str, body: schemas.CreateRun, events: Events) -> Obj:
-        self.thread(thread_id)
+        thread = self.thread(thread_id)
         data = dump(body)
         assistant = self.assistant(data["assistant_id"])
-        return self.engine.create(thread_id, assistant, data, events)
+        additional = data.get("additional_messages") or []
+        check_attachments(self, thread, additional)
+        undo = attach_files_undoably(
+            self, thread, [a for m in additional for a in m.get("attachments") or []]
+        )
+        try:
+            return self.engine.create(thread_id, assistant, data, events)
+        except Exception:
+            undo()  # a refused run leaves the thread's files as they were
+            raise
 
     def create_thread_and_run(self, body: schemas.CreateThreadAndRun, events: Events) -> Obj:
         data = dump(body)
@@ -34,12 +44,14 @@ class Runs(Resource):
         if data.get("tool_resources") is not None:
             resources = schemas.NewToolResources.model_validate(data["tool_resources"])
             thread_body.tool_resources = resources
+        stores_before = set(self.library.vector_stores.stores)
         thread = Threads(self.service, self.owner).create(thread_body)
         events("thread.created", thread)
         try:
             return self.engine.create(thread["id"], assistant, data, events)
         except Exception:
             self.store.remove_thread(thread["id"])  # a rejected run leaves no thread behind
+            forget_new_stores(self, stores_before)
             raise
 
     def stream(self, run: Obj, events: Events) -> Iterator[Frame]:

@@ -6,17 +6,28 @@ from ..wire import objects
 from ..wire import requests as schemas
 from ..wire.objects import Obj
 from .base import Resource, dump
+from .links import (
+    THREAD_STORE_EXPIRY,
+    attach_files,
+    check_attachments,
+    check_tool_resources,
+    make_vector_stores,
+)
 
 
 class Threads(Resource):
     def create(self, body: schemas.CreateThread) -> Obj:
         data = dump(body)
-        self.make_vector_stores(data)
+        messages = data.get("messages") or []
+        check_tool_resources(self, data)
+        check_attachments(self, {"tool_resources": data.get("tool_resources") or {}}, messages)
+        make_vector_stores(self, data, expires_after=THREAD_STORE_EXPIRY)
         thread = objects.thread(self.new_id("thread"), self.now(), data)
         self.store.add_thread(thread)
         self.claim(thread["id"])
-        for message in data.get("messages") or []:
+        for message in messages:
             self.engine.add_message(thread["id"], message)
+            attach_files(self, thread, message.get("attachments") or [])
         return thread
 
     def get(self, thread_id: str) -> Obj:
@@ -25,6 +36,7 @@ class Threads(Resource):
     def modify(self, thread_id: str, body: schemas.ModifyThread) -> Obj:
         thread = self.thread(thread_id)
         changes = dump(body)
+        check_tool_resources(self, changes)
         if "metadata" in changes:
             thread["metadata"] = dict(changes["metadata"] or {})
         if "tool_resources" in changes:

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from ..backend import Backend
 from ..state.settings import Settings
@@ -26,7 +26,7 @@ from ..wire.objects import Page
 from ..wire.render import DONE_FRAME, error_frame, event_frame, pretty_json
 from . import routes
 from .faults import ConnectionDropped, FaultPlan, RequestTimedOut
-from .routes import Call, Request, Stream
+from .routes import Binary, Call, Request, Stream
 from .routes.base import Answer
 
 __all__ = ["Pipeline", "RecordedRequest", "Request", "RequestHandler", "Response"]
@@ -231,6 +231,11 @@ class Pipeline:
                 "openai-version": OPENAI_VERSION,
             }
             return Response(200, headers, events=_sse(result.frames))
+        if isinstance(result, Binary):
+            headers = self._headers(request_id, started)
+            headers["content-type"] = result.content_type
+            headers["content-disposition"] = attachment_disposition(result.filename)
+            return Response(200, headers, result.data)
         body = result.render() if isinstance(result, Page) else result
         return Response(200, self._headers(request_id, started), pretty_json(body))
 
@@ -286,6 +291,15 @@ class Pipeline:
                 dataclasses.replace(r, headers=dict(r.headers), query=list(r.query))
                 for r in self._requests
             ]
+
+
+def attachment_disposition(filename: str) -> str:
+    """`attachment; filename="..."` as recorded; a name a header cannot carry as is also gets
+    the RFC 6266 `filename*` form, with a plain-ASCII fallback."""
+    if filename.isascii() and filename.isprintable() and '"' not in filename:
+        return f'attachment; filename="{filename}"'
+    fallback = "".join(c if c.isascii() and c.isprintable() and c != '"' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _sse(frames: Iterator[tuple[str, str]]) -> Iterator[bytes]:

@@ -13,6 +13,7 @@ from typing import Literal
 from ..engine.models import ModelInfo, ModelRegistry
 from ..engine.responders import Responder, default_responder
 from ..engine.tokens import TokenCounter, counter_for_encoding
+from ..retrieval.search import Ranker
 from ..wire.objects import Obj
 
 Progress = Literal["resting", "step"]
@@ -37,6 +38,11 @@ class Settings:
     counter: Callable[[ModelInfo], TokenCounter] | None = None
     responder: Responder = default_responder
     assistant_responders: dict[str, Responder] = field(default_factory=dict)
+    # files and vector stores
+    ranker: Ranker | None = None  # None: the built-in BM25 ranking
+    max_file_bytes: int = 512 * 1024 * 1024  # the real per-file upload limit
+    allow_file_downloads: bool = False  # `assistants`/`user_data` content (real: a 400)
+    hold_ingestion: bool = False  # vector store files stay `in_progress` until released
     # routing
     required_key: str | None = None
     isolate_keys: bool = False

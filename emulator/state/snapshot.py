@@ -1,6 +1,7 @@
 """Snapshots: an emulator's whole state as JSON data, and back, exactly.
 
-A snapshot holds every object (in creation order), the run engine's bookkeeping (tool results,
+A snapshot holds every object (in creation order; files with their bytes, vector stores with
+their files and batches), the run engine's bookkeeping (tool results,
 token usage, truncation reports), key ownership, the clock's time, the id generators' state and
 the settings that are data (progress mode, holds, registered models, HTTP options). Responders,
 token counters and chunkers are code: configure them again after loading. Recorded requests and
@@ -178,6 +179,11 @@ def take(backend: Backend, settings: Settings) -> Snapshot:
             "owners": dict(store.owner),
             "ids": _ids_data(backend.ids.seed, backend.ids.get_state()),
         }
+        # Files (bytes as base64) and vector stores, when there are any (so snapshots without
+        # them stay as they were); search indexes are rebuilt on load.
+        library = backend.library.dump()
+        if library["files"] or library["vector_stores"]:
+            data["library"] = library
         # A JSON round trip: a deep copy that also proves the data is JSON.
         result: Snapshot = json.loads(json.dumps(data))
         return result
@@ -224,6 +230,8 @@ def _restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
             if run["status"] in ACTIVE_RUN_STATUSES:
                 store.active_run[run["thread_id"]] = run["id"]
     store.owner.update({str(k): str(v) for k, v in data["owners"].items()})
+    # files and vector stores (absent from snapshots taken before they existed)
+    backend.library.load(data.get("library") or {"files": [], "vector_stores": []})
     saved = data["settings"]
     if saved["progress"] not in ("resting", "step"):
         raise SnapshotError(f"unknown progress mode {saved['progress']!r}")

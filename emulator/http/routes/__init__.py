@@ -10,12 +10,13 @@ import re
 from urllib.parse import unquote
 
 from ...wire.errors import InvalidRequestError, MethodNotAllowedError, NotFoundError
-from . import assistants, messages, models, runs, threads
-from .base import INCLUDE_FILE_SEARCH_CONTENT, Call, Handler, Request, Route, Stream
+from . import assistants, files, messages, models, runs, threads, vector_stores
+from .base import INCLUDE_FILE_SEARCH_CONTENT, Binary, Call, Handler, Request, Route, Stream
 
 __all__ = [
     "INCLUDE_FILE_SEARCH_CONTENT",
     "ROUTES",
+    "Binary",
     "Call",
     "Handler",
     "Request",
@@ -24,7 +25,7 @@ __all__ = [
     "resolve",
 ]
 
-MODULES = (assistants, runs, threads, messages, models)
+MODULES = (assistants, runs, threads, messages, models, files, vector_stores)
 ROUTES: list[Route] = [route for module in MODULES for route in module.ROUTES]
 _COMPILED = [(method, re.compile(pattern + r"/?"), handler) for method, pattern, handler in ROUTES]
 ID_PREFIXES = {
@@ -33,7 +34,8 @@ ID_PREFIXES = {
     "message_id": "msg",
     "run_id": "run",
     "step_id": "step",
-}
+    "batch_id": "vsfb_",
+}  # other ids (files, vector stores) are not prefix-checked: an unknown one is a 404
 
 
 def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:

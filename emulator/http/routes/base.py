@@ -47,6 +47,10 @@ class Call:
     def body(self, model: type[BodyT]) -> BodyT:
         return schemas.parse(model, _decode_json(self.request.body))
 
+    def json(self) -> Any:
+        """The decoded JSON body (`{}` when empty), for bodies checked by hand."""
+        return _decode_json(self.request.body)
+
     def query(self) -> ListQuery:
         return parse_list_query(self.request.query)
 
@@ -78,7 +82,16 @@ class Stream:
     frames: Iterator[Frame]
 
 
-Answer = Obj | Page | Stream
+@dataclass(frozen=True)
+class Binary:
+    """A file download: raw bytes sent as an attachment named `filename`."""
+
+    data: bytes
+    filename: str
+    content_type: str = "application/octet-stream"
+
+
+Answer = Obj | Page | Stream | Binary
 Handler = Callable[[Call], Answer]
 Route = tuple[str, str, Handler]  # method, path regex (named groups are ids), handler
 
