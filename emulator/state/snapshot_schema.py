@@ -1,8 +1,8 @@
 """The shape of a snapshot, checked in full before a snapshot replaces anything.
 
 One pydantic model per section of the snapshot file (`clock`, `options`, `settings`,
-`assistants`, `threads`, `owners`, `ids`); `SnapshotData` lists the sections, so a new kind of
-state (files, vector stores) is one more model and one more field there. Validation is strict
+`assistants`, `threads`, `owners`, `ids`, `library`); `SnapshotData` lists the sections, so a
+new kind of state is one more model and one more field there. Validation is strict
 (no `"1"` for 1) and runs on the JSON text, where arrays stand for tuples.
 
 Wire objects reuse the request schemas for the parts a request sets (metadata, tool resources,
@@ -366,6 +366,76 @@ class Ids(_Section):
     requests: RandomState
 
 
+# --- files and vector stores ------------------------------------------------------------------
+
+
+class StoredFile(_Wire):
+    id: str
+    object: Literal["file"]
+    purpose: str
+    filename: str
+    bytes: Count
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    status: str
+
+
+class FileEntry(_Section):
+    file: StoredFile
+    data: str  # base64 of the file's bytes
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise ValueError(f"not base64: {error}") from None
+        return value
+
+
+class StoredVectorStore(_Wire):
+    """The stored fields of a store (counts, status and expiry are derived when read)."""
+
+    id: str
+    created_at: Timestamp
+    name: str | None
+    description: str | None
+    expires_after: dict[str, Any] | None
+    last_active_at: Timestamp
+    metadata: wire.Metadata
+
+
+class StoredVectorStoreFile(_Wire):
+    id: str
+    object: Literal["vector_store.file"]
+    created_at: Timestamp
+    vector_store_id: str
+    status: Literal["in_progress", "completed", "failed", "cancelled"]
+    chunking_strategy: dict[str, Any]
+    attributes: dict[str, str | Number | bool] | None
+
+
+class BatchEntry(_Section):
+    id: str
+    created_at: Timestamp
+    file_ids: list[str]
+    cancelled: bool
+
+
+class VectorStoreEntry(_Section):
+    store: StoredVectorStore
+    files: list[StoredVectorStoreFile]
+    batches: list[BatchEntry]
+
+
+class Library(_Section):
+    """Files (bytes as base64) and vector stores; indexes are rebuilt by ingesting again."""
+
+    files: list[FileEntry]
+    vector_stores: list[VectorStoreEntry]
+
+
 class SnapshotData(_Section):
     """A whole snapshot: one field per section."""
 
@@ -378,6 +448,7 @@ class SnapshotData(_Section):
     threads: list[ThreadEntry]
     owners: dict[str, str]
     ids: Ids
+    library: Library | None = None  # written only when there are files or stores
 
 
 __all__ = ["MAX_TIMESTAMP", "SnapshotData"]
