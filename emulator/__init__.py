@@ -21,7 +21,10 @@ from .engine.responders import (
     ScriptExhausted,
     ToolResult,
     default_responder,
+    load_script,
 )
+from .engine.scripts import ScriptFormatError
+from .engine.tiktoken_cache import offline_tiktoken
 from .engine.tokens import TiktokenCounter, TokenCounter
 from .engine.truncation import MessageAccount, TruncationReport
 from .engine.turn import ResponderError
@@ -63,6 +66,7 @@ __all__ = [
     "RunContext",
     "Script",
     "ScriptExhausted",
+    "ScriptFormatError",
     "SnapshotError",
     "ThreadedServer",
     "TiktokenCounter",
@@ -71,5 +75,7 @@ __all__ = [
     "TruncationReport",
     "default_responder",
     "forward",
+    "load_script",
+    "offline_tiktoken",
     "reply",
 ]

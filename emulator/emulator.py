@@ -8,16 +8,18 @@ fixture or behind a local server (like a moto backend behind its decorator and s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 from .adapters.registry import REGISTRY
+from .adapters.transports import Httpx2Transport, HttpxTransport
 from .backend import Backend
 from .engine.models import ModelInfo, ModelRegistry
 from .engine.reply import Reply
-from .engine.responders import Responder, Rules, Script
+from .engine.responders import Responder, Rules, Script, default_responder
 from .engine.tokens import TokenCounter
 from .engine.truncation import TruncationReport
 from .engine.turn import ResponderError
@@ -141,24 +143,74 @@ class Emulator:
         the log (copies: changing them changes nothing)."""
         return self.pipeline.requests
 
+    def calls(self, method: str, path: str) -> list[RecordedRequest]:
+        """The requests received for one route, oldest first: `len(emu.calls("POST",
+        "/threads/{thread_id}/runs"))` counts them (respx's `route.call_count`).
+
+        `path` is relative to the base URL; a `{name}` part matches any one path segment.
+        """
+        if not path.startswith("/"):
+            raise ValueError(
+                f"a route path starts with '/', like '/threads/{{thread_id}}': {path!r}"
+            )
+        parts = re.split(r"(\{[^/{}]*\})", path.rstrip("/") or "/")
+        pattern = re.compile(
+            "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "/?"
+        )
+        method = method.upper()
+        return [r for r in self.requests if r.method == method and pattern.fullmatch(r.path)]
+
+    def transport(self) -> HttpxTransport:
+        """An httpx transport answering from this emulator, for sync and async clients, with
+        nothing patched and no `start()` needed:
+        `openai.OpenAI(http_client=httpx.Client(transport=emu.transport()))`."""
+        return HttpxTransport(self.pipeline)
+
+    def transport2(self) -> Httpx2Transport:
+        """The same for httpx2 (what `openai` >= 3 sends with):
+        `openai.OpenAI(http_client=httpx2.Client(transport=emu.transport2()))`."""
+        return Httpx2Transport(self.pipeline)
+
     # --- responders ----------------------------------------------------------------------
 
-    def script(self, *replies: Reply | str | Responder, assistant: str | None = None) -> Script:
-        """Answer model turns with these replies, in order (for one assistant, or all)."""
+    def script(
+        self, *replies: Reply | str | Responder | list[Reply | str], assistant: str | None = None
+    ) -> Script:
+        """Answer model turns with these replies, in order (for one assistant, or all).
+
+        Each call replaces the responder with a new script; one list is taken as the replies.
+        Anything that is not a reply raises `TypeError` here, not later in a run.
+        """
         script = Script(*replies)
         self.respond_with(script, assistant=assistant)
         return script
 
     def rules(self, *, assistant: str | None = None) -> Rules:
-        """A fresh rule set that answers from now on; add rules with `.add(pattern, then)`."""
+        """The rule set answering runs (for one assistant, or all); add rules with
+        `.add(pattern, then=...)`. Repeated calls return the same set, so rules accumulate;
+        `.clear()` empties it and `emu.respond_with(None)` goes back to the default."""
+        current = (
+            self.settings.responder
+            if assistant is None
+            else self.settings.assistant_responders.get(assistant)
+        )
+        if isinstance(current, Rules):
+            return current
         rules = Rules()
         self.respond_with(rules, assistant=assistant)
         return rules
 
-    def respond_with(self, responder: Responder, *, assistant: str | None = None) -> None:
-        """Use a responder for every run, or only for runs of one assistant (by id or name)."""
+    def respond_with(self, responder: Responder | None, *, assistant: str | None = None) -> None:
+        """Use a responder for every run, or only for runs of one assistant (by id or name);
+        None: back to the default responder (or, for one assistant, to the one for all)."""
+        if responder is not None and not callable(responder):
+            raise TypeError(
+                f"a responder is a callable taking the RunContext, not {type(responder).__name__}"
+            )
         if assistant is None:
-            self.settings.responder = responder
+            self.settings.responder = default_responder if responder is None else responder
+        elif responder is None:
+            self.settings.assistant_responders.pop(assistant, None)
         else:
             self.settings.assistant_responders[assistant] = responder
 

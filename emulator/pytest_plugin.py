@@ -1,8 +1,10 @@
 """pytest plugin: the `assistants_emulator` fixture, a fresh started `Emulator` per test.
 
 Configure it with the marker `@pytest.mark.assistants_emulator(**kwargs)`: keyword arguments
-go to `Emulator(...)`, except `snapshot=` (a path or data to load) and `script=` (a path to a
-JSON script file); relative paths missing from the working directory are read from rootdir.
+go to `Emulator(...)`, except `snapshot=` (a path or data to load), `script=` (a JSON script
+file of replies and rules, or its data), `progress=`, `hold=` and `latency=` (set after
+construction); relative paths missing from the working directory are read from rootdir, and
+`examples/NAME` missing from both is the example shipped in the package.
 `assistants_emulator_server` serves the same emulator over real HTTP.
 """
 
@@ -14,17 +16,33 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import examples
 from .emulator import Emulator
+from .engine.responders import load_script
 
 if TYPE_CHECKING:
     from .http.server import ThreadedServer
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "assistants_emulator_offline_tiktoken",
+        "fill tiktoken's cache from the encodings bundled with assistants-emulator at the start "
+        "of the session, so tiktoken.get_encoding never downloads (default: false)",
+        type="bool",
+        default=False,
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getini("assistants_emulator_offline_tiktoken"):
+        from .engine.tiktoken_cache import offline_tiktoken
+
+        offline_tiktoken()
     config.addinivalue_line(
         "markers",
         "assistants_emulator(**kwargs): options for the assistants_emulator fixture "
-        "(Emulator keyword arguments, snapshot=..., script=...)",
+        "(Emulator keyword arguments, snapshot=..., script=..., progress=..., hold=...)",
     )
 
 
@@ -33,13 +51,22 @@ def build_emulator(options: dict[str, Any]) -> Emulator:
     options = dict(options)
     snapshot = options.pop("snapshot", None)
     script = options.pop("script", None)
+    progress = options.pop("progress", None)
+    hold = options.pop("hold", None)
+    latency = options.pop("latency", None)
     emulator = Emulator(**options)
     if snapshot is not None:
-        emulator.load(snapshot)
+        emulator.load(examples.resolve(snapshot) if isinstance(snapshot, str | Path) else snapshot)
     if script is not None:
-        from .engine.responders import Script
-
-        emulator.respond_with(Script.from_file(script))
+        emulator.respond_with(
+            load_script(examples.resolve(script) if isinstance(script, str | Path) else script)
+        )
+    if progress is not None:
+        emulator.progress = progress
+    if hold is not None:  # "queued" / "in_progress", or True for "in_progress"
+        emulator.hold("in_progress" if hold is True else hold)
+    if latency is not None:
+        emulator.latency = latency
     return emulator
 
 

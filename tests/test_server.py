@@ -33,7 +33,7 @@ from emulator.http.server import (
     main,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "emulator" / "examples"
 TOOLS: list[Any] = [{"type": "function", "function": {"name": "lookup_order"}}]
 
 

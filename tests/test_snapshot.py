@@ -14,7 +14,8 @@ from openai.types.beta.threads import Message, Run
 
 from emulator import Emulator, ModelInfo, reply
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "emulator" / "examples"  # shipped in the package; fixtures/ rebuilds them
 TOOLS: list[Any] = [{"type": "function", "function": {"name": "lookup_order"}}]
 
 
@@ -210,7 +211,7 @@ def test_a_bad_snapshot_is_refused_and_changes_nothing(
 
 
 def test_the_shipped_fixtures_are_reproducible(tmp_path: Path) -> None:
-    build = runpy.run_path(str(FIXTURES / "make_fixtures.py"))["build"]
+    build = runpy.run_path(str(ROOT / "fixtures" / "make_fixtures.py"))["build"]
 
     written = build(tmp_path)
 
@@ -254,7 +255,7 @@ def test_a_support_conversation_after_its_run_expired(emu: Emulator, client: ope
     Thread.model_validate(client.beta.threads.retrieve(thread_id).model_dump())
 
 
-@pytest.mark.assistants_emulator(snapshot="fixtures/long_thread_near_limit.json")
+@pytest.mark.assistants_emulator(snapshot="examples/long_thread_near_limit.json")
 def test_a_long_thread_spills_over_the_context_limit(emu: Emulator, client: openai.OpenAI) -> None:
     (thread_id,) = emu.threads
     (bot_id,) = emu.assistants

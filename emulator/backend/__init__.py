@@ -21,6 +21,7 @@ from ..wire.objects import Obj
 from .assistants import Assistants
 from .base import ListQuery, Service
 from .messages import Messages
+from .models import Models
 from .runs import Runs
 from .threads import Threads
 
@@ -36,6 +37,7 @@ class Scope:
         self.threads = Threads(service, owner)
         self.messages = Messages(service, owner)
         self.runs = Runs(service, owner)
+        self.models = Models(service, owner)
 
 
 class Backend:

@@ -6,7 +6,6 @@ text). It is asked once per model turn: at the start of a run and again after to
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..retrieval.search import SearchResult
-from . import reply
+from . import reply, scripts
 from .reply import Reply
 from .truncation import TruncationReport
+
+REPLY_TYPES = (str, *reply.REPLY_TYPES)
 
 
 @dataclass(frozen=True)
@@ -173,23 +174,34 @@ class Script:
     """Replies given in order, one per model turn, across all runs that use this script.
 
     An item may also be a responder (a callable taking the `RunContext`), asked in its turn.
+    A single list or tuple is taken as the replies: `Script([a, b])` is `Script(a, b)`.
     """
 
-    def __init__(self, *replies: Reply | str | Responder) -> None:
-        self._replies = list(replies)
+    def __init__(self, *replies: Reply | str | Responder | Sequence[Reply | str | Responder]):
+        items: tuple[Any, ...] = replies
+        if len(replies) == 1 and isinstance(replies[0], list | tuple):
+            items = tuple(replies[0])
+        for n, item in enumerate(items):
+            if not (isinstance(item, REPLY_TYPES) or callable(item)):
+                raise TypeError(
+                    f"script item {n} is {_kind(item)}: a script holds replies "
+                    "(reply.text(...), reply.tool_call(...), a str) or responders; for the JSON "
+                    "form use Script.from_data(...)"
+                )
+        self._replies: list[Reply | str | Responder] = list(items)
         self._next = 0
         self._lock = threading.Lock()
 
     @classmethod
     def from_data(cls, data: Iterable[Any] | Mapping[str, Any]) -> Script:
-        """From plain data: a list of replies, or `{"replies": [...]}` (see `reply.from_data`)."""
-        items = data["replies"] if isinstance(data, Mapping) else data
-        return cls(*(reply.from_data(item) for item in items))
+        """From plain data: a list of replies, or `{"replies": [...]}` (see `reply.from_data`);
+        raises `ScriptFormatError` saying where it is wrong (`load_script` also takes rules)."""
+        return _replies_only(scripts.parse(list(data) if not isinstance(data, Mapping) else data))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Script:
-        """From a JSON file holding what `from_data` takes."""
-        return cls.from_data(json.loads(Path(path).read_text(encoding="utf-8")))
+        """From a JSON file holding what `from_data` takes (errors name the file and place)."""
+        return _replies_only(scripts.load(path), str(path))
 
     @property
     def remaining(self) -> int:
@@ -244,6 +256,14 @@ class Rules:
         """
         if then is None:
             raise ValueError("a rule needs a reply: add(pattern, then=...)")
+        if not (isinstance(then, REPLY_TYPES) or callable(then)):
+            if not isinstance(then, list | tuple):
+                raise TypeError(
+                    f"then= is a reply, a responder or a list of replies, not {_kind(then)}"
+                )
+            for n, item in enumerate(then):
+                if not isinstance(item, REPLY_TYPES):
+                    raise TypeError(f"then[{n}] is {_kind(item)}, not a reply")
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
 
         def matches(context: RunContext) -> bool:
@@ -257,7 +277,7 @@ class Rules:
             return when is None or when(context)
 
         respond: Responder
-        if isinstance(then, (str, *reply.REPLY_TYPES)):
+        if isinstance(then, REPLY_TYPES):
             answer: Reply | str = then
             respond = lambda _context: answer  # noqa: E731
         elif callable(then):
@@ -265,6 +285,11 @@ class Rules:
         else:
             respond = _per_run(tuple(then), f"the rule for {pattern!r}")
         self.rules.append(Rule(matches, respond))
+        return self
+
+    def clear(self) -> Rules:
+        """Forget every rule (the fallback stays)."""
+        self.rules.clear()
         return self
 
     def __call__(self, context: RunContext) -> Reply | str:
@@ -305,3 +330,37 @@ def as_reply(answer: object) -> Reply:
         f"a responder must return a reply (reply.text(...), reply.tool_call(...), ...) or a str, "
         f"not {type(answer).__name__}"
     )
+
+
+def from_script(data: scripts.ScriptData) -> Responder:
+    """The responder a checked script describes: its replies as a `Script`, or its rules
+    (answered by the replies, if any, when no rule matches)."""
+    script = None if data.replies is None else Script(*data.replies)
+    if data.rules is None:
+        assert script is not None  # scripts.parse requires replies or rules
+        return script
+    rules = Rules() if script is None else Rules(fallback=script)
+    for rule in data.rules:
+        rules.add(rule.pattern, rule.then, assistant=rule.assistant)
+    return rules
+
+
+def load_script(source: str | Path | Mapping[str, Any] | Sequence[Any]) -> Responder:
+    """A script file (path) or its decoded JSON, replies and rules, as a responder; a mistake
+    raises `ScriptFormatError` (a ValueError) naming the file and the place in it."""
+    if isinstance(source, str | Path):
+        return from_script(scripts.load(source))
+    return from_script(scripts.parse(source))
+
+
+def _replies_only(data: scripts.ScriptData, source: str = "the script") -> Script:
+    if data.rules is not None:
+        raise scripts.ScriptFormatError(
+            f"{source} has rules, which a Script cannot hold: use load_script(...)",
+            param="rules",
+        )
+    return Script(*(data.replies or ()))
+
+
+def _kind(value: object) -> str:
+    return "None" if value is None else f"a {type(value).__name__} ({value!r:.60})"

@@ -114,8 +114,22 @@ class EncodingDataError(RuntimeError):
     """A bundled rank file is missing or does not match its published sha256."""
 
 
-def _load_ranks(name: str, spec: _EncodingSpec) -> dict[bytes, int]:
-    """Read, verify and parse ``<name>.tiktoken.gz``: one "base64-token rank" pair a line."""
+def bundled_encodings() -> tuple[str, ...]:
+    """The encodings whose rank files ship with the package."""
+    return tuple(sorted(_SPECS))
+
+
+def rank_file(name: str) -> bytes:
+    """The bundled rank file of encoding ``name`` exactly as tiktoken downloads it, verified."""
+    return _read_verified(name, _SPECS[name])
+
+
+def rank_file_sha256(name: str) -> str:
+    """The published sha256 of encoding ``name``'s rank file."""
+    return _SPECS[name].sha256
+
+
+def _read_verified(name: str, spec: _EncodingSpec) -> bytes:
     source = _DATA_DIR / f"{name}.tiktoken.gz"
     try:
         data = gzip.decompress(source.read_bytes())
@@ -127,6 +141,12 @@ def _load_ranks(name: str, spec: _EncodingSpec) -> dict[bytes, int]:
             f"the bundled rank file {source} has sha256 {digest}, expected {spec.sha256}: "
             "it is corrupt or was replaced; reinstall the package"
         )
+    return data
+
+
+def _load_ranks(name: str, spec: _EncodingSpec) -> dict[bytes, int]:
+    """Read, verify and parse ``<name>.tiktoken.gz``: one "base64-token rank" pair a line."""
+    data = _read_verified(name, spec)
     ranks: dict[bytes, int] = {}
     for line in data.splitlines():
         if line:

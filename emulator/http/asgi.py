@@ -30,6 +30,7 @@ import anyio
 import anyio.to_thread
 
 from ..wire.errors import APIError, NotFoundError
+from ..wire.render import pretty_json
 from .faults import ConnectionDropped, RequestTimedOut
 from .pipeline import Request, RequestHandler, Response
 from .routes.base import MAX_BODY_BYTES
@@ -78,6 +79,15 @@ class AsgiApp:
         else:
             raise ValueError(f"the emulator serves HTTP only, not {scope['type']!r}")
 
+    def _root(self) -> Response:
+        """`GET /`: where things are."""
+        body: dict[str, str] = {"object": "assistants_emulator", "api": f"{self.prefix}/"}
+        for prefix in self.mounts:
+            body.setdefault("dashboard", f"{prefix.rstrip('/')}/")
+        body["message"] = f"OpenAI Assistants API emulator: point an SDK at {self.prefix}"
+        headers = {"content-type": "application/json"}
+        return Response(200, headers, pretty_json(body))
+
     def _mounted(self, path: str) -> tuple[str, ASGIApp] | None:
         for prefix, app in self.mounts.items():
             if _under(path, prefix.rstrip("/")):
@@ -100,7 +110,14 @@ class AsgiApp:
             return
         if body is None:
             return  # the client left before sending its whole request
+        if full_path == "/" and method == "GET":  # a browser or curl pointed at the server
+            await _send_response(self._root(), send)
+            _log(scope, method, target, "200", started)
+            return
         if not _under(full_path, self.prefix):
+            log.debug(
+                "%s %s answered 404: not under the API prefix %s", method, target, self.prefix
+            )
             answer = handler.render_error(NotFoundError(f"Invalid URL ({method} {full_path})"))
             await _send_response(answer, send)
             _log(scope, method, target, str(answer.status), started)

@@ -26,8 +26,8 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..engine import reply
-from ..engine.responders import Responder, Rules, Script
+from ..engine import scripts
+from ..engine.responders import Responder, from_script
 from ..engine.truncation import TruncationReport
 from ..state.clock import Clock
 from ..state.settings import HoldStatus
@@ -159,18 +159,6 @@ class ClockMoveTo(_Body):
     timestamp: Annotated[int, Field(ge=0, le=MAX_TIMESTAMP)]
 
 
-class RuleBody(_Body):
-    pattern: str | None = None  # re.search in the newest user message
-    assistant: str | None = None  # id or name
-    then: Any  # a reply, or a list of replies given one per matching turn of each run
-
-
-class ScriptBody(_Body):
-    replies: list[Any] | None = None
-    rules: list[RuleBody] | None = None
-    assistant: str | None = None  # answer only this assistant's runs (id or name)
-
-
 class HoldBody(_Body):
     at: Literal["queued", "in_progress"] = "in_progress"
     run_id: str | None = None
@@ -220,62 +208,17 @@ def reset(call: Call) -> Obj:
 
 
 def load_script(call: Call) -> Obj:
-    data = call.json()
-    if isinstance(data, list):  # a script file may be a bare list of replies
-        data = {"replies": data}
-    body = parse(ScriptBody, data)
-    call.emulator.respond_with(responder_from_data(body), assistant=body.assistant)
-    return {
-        "replies": len(body.replies or ()),
-        "rules": len(body.rules or ()),
-        "assistant": body.assistant,
-    }
-
-
-def responder_from_data(body: ScriptBody) -> Responder:
-    """A script of replies, or rules (answered by the script, if any, when none matches)."""
-    if body.replies is None and body.rules is None:
-        raise InvalidRequestError(
-            "Missing required parameter: 'replies' (or 'rules').",
-            param="replies",
-            code="missing_required_parameter",
-        )
-    script = None
-    if body.replies is not None:
-        script = Script(*(_reply(item, f"replies[{n}]") for n, item in enumerate(body.replies)))
-    if body.rules is None:
-        assert script is not None
-        return script
-    rules = Rules() if script is None else Rules(fallback=script)
-    for n, rule in enumerate(body.rules):
-        param = f"rules[{n}]"
-        try:
-            pattern = re.compile(rule.pattern) if rule.pattern is not None else None
-        except re.error as error:
-            raise InvalidRequestError(
-                f"Invalid '{param}.pattern': not a regular expression ({error}).",
-                param=f"{param}.pattern",
-                code="invalid_value",
-            ) from None
-        if isinstance(rule.then, list):
-            if not rule.then:
-                raise InvalidRequestError(
-                    f"Invalid '{param}.then': expected at least one reply.",
-                    param=f"{param}.then",
-                    code="invalid_value",
-                )
-            then: Any = [_reply(item, f"{param}.then[{i}]") for i, item in enumerate(rule.then)]
-        else:
-            then = _reply(rule.then, f"{param}.then")
-        rules.add(pattern, then, assistant=rule.assistant)
-    return rules
-
-
-def _reply(data: Any, param: str) -> reply.Reply:
+    """The script format of files and `--responder` (`engine/scripts.py`), one parser for all."""
     try:
-        return reply.from_data(data)
-    except (ValueError, TypeError) as error:
-        raise InvalidRequestError(f"Invalid '{param}': {error}", param=param) from None
+        data = scripts.parse(call.json())
+    except scripts.ScriptFormatError as error:
+        raise InvalidRequestError(error.message, param=error.param, code=error.code) from None
+    call.emulator.respond_with(from_script(data), assistant=data.assistant)
+    return {
+        "replies": len(data.replies or ()),
+        "rules": len(data.rules or ()),
+        "assistant": data.assistant,
+    }
 
 
 def get_snapshot(call: Call) -> Obj:

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .. import examples
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 TIMEOUT_SECONDS = 30
 COMMANDS = frozenset(
@@ -127,8 +129,9 @@ def _integer(text: str) -> int:
 
 
 def _read_json(path: str) -> Any:
+    """A JSON file; `examples/NAME` missing locally is the example shipped with the package."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = examples.resolve(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {path}: {error}") from None
     try:

@@ -197,6 +197,15 @@ class Pipeline:
                     result = handler(Call(scope, request, params))
                     response = self._render(result, request_id, started)
             except APIError as error:
+                log.debug(
+                    "%s %s answered %d: %s (param=%s, code=%s)",
+                    request.method,
+                    request.path,
+                    error.status,
+                    error.message,
+                    error.param,
+                    error.code,
+                )
                 response = self.render_error(error, request_id, started)
             except (ConnectionDropped, RequestTimedOut):
                 raise

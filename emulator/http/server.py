@@ -8,6 +8,7 @@ Both serve `Emulator.asgi_app()`, so state, responders and faults behave as in-p
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import ipaddress
 import logging
@@ -15,15 +16,15 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import uvicorn
 
+from .. import examples
 from ..emulator import Emulator
 from ..engine.forward import responder_from_cli
-from ..engine.responders import Responder, Script, default_responder
+from ..engine.responders import Responder, default_responder, load_script
 from ..http.asgi import AsgiApp
 from ..state.snapshot import SnapshotError
 from . import control_cli
@@ -194,13 +195,13 @@ class ThreadedServer:
 
 
 def load_responder(spec: str) -> Responder:
-    """`--responder`: a JSON script file (see `Script.from_file`), `module:attribute` naming a
-    responder callable, or `default`."""
+    """`--responder`: a JSON script file of replies and rules (`engine/scripts.py`; `examples/NAME`
+    is a shipped example), `module:attribute` naming a responder callable, or `default`."""
     if spec == "default":
         return default_responder
-    path = Path(spec)
+    path = examples.resolve(spec)
     if path.suffix == ".json" or path.is_file():
-        return Script.from_file(path)
+        return load_script(path)
     module_name, colon, attribute = spec.partition(":")
     if not colon:
         raise ValueError(f"{spec!r} is neither a JSON script file nor module:attribute")
@@ -222,8 +223,21 @@ def _seed(value: str) -> int | str:
     return int(value) if value.lstrip("-").isdigit() else value
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {value!r}: use 0 to 65535 (0: any free)")
+    return int(value)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors are one `error:` line on stderr and exit status 2 (no usage block, no traceback)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="assistants-emulator",
         usage="%(prog)s [serve] [options]",
         description=(
@@ -236,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)"
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0: any free)"
+        "--port", type=_port, default=DEFAULT_PORT, help="port (default: %(default)s; 0: any free)"
     )
     parser.add_argument(
         "--allow-remote",
@@ -249,8 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--responder",
         metavar="SCRIPT.json|MODULE:ATTR",
-        help="what the assistant answers: a JSON script file of replies, used in order (see "
-        "fixtures/), or a responder callable to import; default: echo the user",
+        help="what the assistant answers: a JSON script file of replies and rules (the format: "
+        "emulator/examples/script.schema.json; examples/NAME is a shipped example, e.g. "
+        "examples/support_bot_script.json), or a responder callable to import; default: echo "
+        "the user",
     )
     parser.add_argument(
         "--forward",
@@ -267,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fixture",
         metavar="SNAPSHOT.json",
-        help="start from a snapshot written by Emulator.snapshot() (objects, clock, ids)",
+        help="start from a snapshot written by Emulator.snapshot() (objects, clock, ids); "
+        "examples/NAME is a shipped example, e.g. examples/support_bot_expired.json",
     )
     parser.add_argument(
         "--require-key",
@@ -325,7 +342,7 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
         request_log_body=args.request_log_body,
     )
     if args.fixture:
-        emulator.load(args.fixture)
+        emulator.load(examples.resolve(args.fixture))
     emulator.progress = args.progress
     if args.responder and args.forward:
         raise ValueError("--responder and --forward both choose the responder: give one")
@@ -374,7 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sock = bind(args.host, args.port)
     except OSError as error:
-        parser.error(f"cannot listen on {args.host}:{args.port}: {error}")
+        hint = "; pass --port 0 for any free port" if error.errno == errno.EADDRINUSE else ""
+        parser.error(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}{hint}")
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = f"http://{host}:{sock.getsockname()[1]}/v1"
     app = emulator.asgi_app()

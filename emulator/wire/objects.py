@@ -258,3 +258,8 @@ def usage(prompt_tokens: int, completion_tokens: int) -> Obj:
 
 def deleted(object_id: str, kind: str) -> Obj:
     return {"id": object_id, "object": f"{kind}.deleted", "deleted": True}
+
+
+def model(model_id: str, created: int, owned_by: str = "system") -> Obj:
+    """A `/models` entry: the SDK's `Model` type (id, object, created, owned_by)."""
+    return {"id": model_id, "object": "model", "created": created, "owned_by": owned_by}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ...wire.errors import InvalidRequestError, MethodNotAllowedError, NotFoundError
-from . import assistants, messages, runs, threads
+from . import assistants, messages, models, runs, threads
 from .base import INCLUDE_FILE_SEARCH_CONTENT, Call, Handler, Request, Route, Stream
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
     "resolve",
 ]
 
-MODULES = (assistants, runs, threads, messages)
+MODULES = (assistants, runs, threads, messages, models)
 ROUTES: list[Route] = [route for module in MODULES for route in module.ROUTES]
 _COMPILED = [(method, re.compile(pattern + r"/?"), handler) for method, pattern, handler in ROUTES]
 ID_PREFIXES = {
@@ -55,8 +55,8 @@ def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
 
 def _check_ids(params: dict[str, str]) -> None:
     for name, value in params.items():
-        prefix = ID_PREFIXES[name]
-        if not value.startswith(prefix):
+        prefix = ID_PREFIXES.get(name)
+        if prefix is not None and not value.startswith(prefix):
             raise InvalidRequestError(
                 f"Invalid '{name}': '{value}'. Expected an ID that begins with '{prefix}'.",
                 param=name,

@@ -1,0 +1,79 @@
+"""In-process transports: hand a client the emulator directly, with nothing patched.
+
+`httpx.Client(transport=emu.transport())` and `httpx2.Client(transport=emu.transport2())`
+answer from the emulator whether or not it is started, for sync and async clients alike (one
+transport object serves both, like `httpx.MockTransport`). Requests go through the same
+pipeline as intercepted ones: faults, recording, streaming. The client's base URL must be one
+of the emulator's base URLs (the SDK's default is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import httpx2
+
+from ..http.pipeline import RequestHandler, Response
+from .common import Frames, answer
+
+
+class _HttpxFrames(Frames, httpx.SyncByteStream, httpx.AsyncByteStream):
+    pass
+
+
+class _Httpx2Frames(Frames, httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    pass
+
+
+class HttpxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """An httpx transport answering every request from one emulator (sync and async)."""
+
+    def __init__(self, handler: RequestHandler) -> None:
+        self.handler = handler
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.handler.latency:
+            time.sleep(self.handler.latency)
+        return _httpx(answer(self.handler, request, request.read(), httpx))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.handler.latency:
+            await asyncio.sleep(self.handler.latency)
+        return _httpx(answer(self.handler, request, await request.aread(), httpx))
+
+
+class Httpx2Transport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
+    """An httpx2 transport answering every request from one emulator (sync and async)."""
+
+    def __init__(self, handler: RequestHandler) -> None:
+        self.handler = handler
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self.handler.latency:
+            time.sleep(self.handler.latency)
+        return _httpx2(answer(self.handler, request, request.read(), httpx2))
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self.handler.latency:
+            await asyncio.sleep(self.handler.latency)
+        return _httpx2(answer(self.handler, request, await request.aread(), httpx2))
+
+
+def _httpx(response: Response) -> httpx.Response:
+    if response.events is not None:
+        stream: Any = _HttpxFrames(response.events)
+        return httpx.Response(response.status, headers=response.headers, stream=stream)
+    return httpx.Response(response.status, headers=response.headers, content=response.body)
+
+
+def _httpx2(response: Response) -> httpx2.Response:
+    if response.events is not None:
+        stream: Any = _Httpx2Frames(response.events)
+        return httpx2.Response(response.status, headers=response.headers, stream=stream)
+    return httpx2.Response(response.status, headers=response.headers, content=response.body)
+
+
+__all__ = ["Httpx2Transport", "HttpxTransport"]
