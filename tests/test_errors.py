@@ -264,14 +264,14 @@ ASSISTANT_ERRORS = {
         "invalid_type",
     ),
     "model type": (
-        {"model": None},
-        "Invalid type for 'model': expected a string, but got null instead.",
+        {"model": 7},
+        "Invalid type for 'model': expected a string, but got an integer instead.",
         "model",
         "invalid_type",
     ),
     "tools type": (
-        {"tools": None},
-        "Invalid type for 'tools': expected an array, but got null instead.",
+        {"tools": {}},
+        "Invalid type for 'tools': expected an array, but got an object instead.",
         "tools",
         "invalid_type",
     ),
@@ -603,3 +603,105 @@ def test_a_bug_in_the_emulator_is_a_logged_500_not_an_exception_in_the_client(
     assert raised.value.status_code == 500
     assert raised.value.type == "server_error"
     assert "RuntimeError('boom')" in caplog.text
+
+
+# --- fidelity: what the real parser refused (issue 11 points 8 and 10) ------------------------
+
+COULD_NOT_PARSE = "We could not parse the JSON body of your request."
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(emu: Emulator, constant: bytes) -> None:
+    """RFC 8259 has no NaN/Infinity; the real service answered its parse error (issue 11 p. 8),
+    and an echoed NaN would make every later list invalid JSON for strict parsers."""
+    state = _state(emu)
+    body = b'{"model": "gpt-4o", "temperature": ' + constant + b"}"
+    response = httpx.post(f"{API}/assistants", headers={**AUTH, **JSON}, content=body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith(COULD_NOT_PARSE)
+    assert _state(emu) == state
+
+
+SPEC_REFUSED = {
+    "null ranker": (
+        "/assistants",
+        {
+            "model": "gpt-4o",
+            "tools": [
+                {
+                    "type": "file_search",
+                    "file_search": {"ranking_options": {"ranker": None, "score_threshold": 0.5}},
+                }
+            ],
+        },
+        "tools[0].file_search.ranking_options.ranker",
+    ),
+    "null json schema": (
+        "/assistants",
+        {
+            "model": "gpt-4o",
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "x", "schema": None},
+            },
+        },
+        "response_format.json_schema.schema",
+    ),
+    "empty image url": (
+        "/threads/{t}/messages",
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": ""}}]},
+        "content[0].image_url.url",
+    ),
+}
+
+
+@pytest.mark.parametrize(("path", "body", "param"), SPEC_REFUSED.values(), ids=SPEC_REFUSED.keys())
+def test_what_the_spec_refuses_is_a_400(
+    client: openai.OpenAI, emu: Emulator, ids: dict[str, str], path: str, body: Any, param: str
+) -> None:
+    """OpenAPI: `FileSearchRanker` is an enum, `json_schema.schema` an object, `image_url.url` a
+    URL; none is nullable or empty, so the real validator refused them (issue 11 point 8)."""
+    state = _state(emu)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.post(path.format(**ids), body=body, cast_to=object)
+    assert caught.value.param == param
+    assert _state(emu) == state
+
+
+# Arabic-Indic, fullwidth and superscript digits
+@pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
+@pytest.mark.parametrize("limit", ["\u0661\u0662", "\uff11\uff12", "\u00b2"])
+def test_only_ascii_digits_make_a_limit(emu: Emulator, library: Any, limit: str) -> None:
+    """`int("١٢") == 12` in Python, but the real API's integers are ASCII (issue 11 point 10)."""
+    response = library.get(f"{API}/assistants", params={"limit": limit}, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "limit"
+
+
+def test_an_encoded_slash_stays_inside_its_id_through_every_adapter(
+    client: openai.OpenAI, ids: dict[str, str], assistants_emulator_server: Any
+) -> None:
+    """`/threads/{id}%2Fmessages` names a thread whose id has a slash: 404, never the messages
+    of thread `{id}` (issue 11 point 10). httpx and httpx2 keep the escape in the URL; an ASGI
+    server decodes `path`, so the app reads `raw_path`."""
+    path = f"/threads/{ids['t']}%2Fmessages"
+    expected = _envelope(f"No thread found with id '{ids['t']}/messages'.")
+    for library, base in [
+        (httpx, API),
+        (httpx2, API),
+        (httpx, assistants_emulator_server.base_url),
+    ]:
+        response = library.get(base + path, headers=AUTH)
+        assert (response.status_code, response.json()) == (404, {"error": expected}), library
+
+
+@pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_head_is_get_without_a_body(emu: Emulator, ids: dict[str, str], library: Any) -> None:
+    """The real API never answered HEAD with 405 (issue 11 point 10): HEAD is GET without a body
+    (RFC 9110 §9.3.2), with GET's status."""
+    found = library.head(f"{API}/threads/{ids['t']}", headers=AUTH)
+    missing = library.head(f"{API}/threads/thread_nope", headers=AUTH)
+    assert (found.status_code, found.content) == (200, b"")
+    assert found.headers["content-type"] == "application/json"
+    assert (missing.status_code, missing.content) == (404, b"")

@@ -103,11 +103,10 @@ def test_expiry_settles_steps_and_unlocks_the_thread(
 ) -> None:
     run = waiting_run(emu, client, user_thread, tool_assistant)
     emu.clock.advance(seconds=601)
-    # Any read of the thread notices the expiry, not only retrieving the run.
     client.beta.threads.messages.list(thread_id=user_thread.id)
     (step,) = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=user_thread.id).data
     assert step.status == "expired"
-    assert step.expired_at == START + 601
+    assert step.expired_at == START + 600  # the deadline (issue 11 point 2)
     expired = client.beta.threads.runs.retrieve(run.id, thread_id=user_thread.id)
     assert expired.usage is not None and step.usage is not None
     assert expired.usage.total_tokens == step.usage.total_tokens > 0
@@ -212,3 +211,62 @@ async def test_expiry_async(
     assert (await runs.retrieve(run.id, thread_id=thread.id)).status == "expired"
     with pytest.raises(openai.BadRequestError, match='Runs in status "expired"'):
         await runs.submit_tool_outputs(run.id, thread_id=thread.id, tool_outputs=outputs_for(run))
+
+
+# --- expiry at the deadline, fractional time (issue 11 points 2 and 3) ------------------------
+
+
+def test_expiry_is_dated_at_the_deadline_however_late_it_is_read(
+    emu: Emulator, client: openai.OpenAI, user_thread: Thread, tool_assistant: Assistant
+) -> None:
+    """Issue 11 point 2: after `advance(hours=1)` the step's `expired_at` is the deadline
+    (`created_at + 600`, assistants-v2.md §5.2), not the time of the first read."""
+    run = waiting_run(emu, client, user_thread, tool_assistant)
+    emu.clock.advance(hours=1)
+    expired = client.beta.threads.runs.retrieve(run.id, thread_id=user_thread.id)
+    (step,) = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=user_thread.id).data
+    assert (expired.status, expired.expires_at) == ("expired", run.created_at + 600)
+    assert (step.status, step.expired_at) == ("expired", run.created_at + 600)
+
+
+def test_moving_the_clock_back_never_revives_a_run(
+    emu: Emulator, client: openai.OpenAI, user_thread: Thread, tool_assistant: Assistant
+) -> None:
+    """Issue 11 point 2: `advance(700)` then `move_to(created + 100)` with no read between: the
+    run expired when the clock passed its deadline, so tool outputs are refused."""
+    run = waiting_run(emu, client, user_thread, tool_assistant)
+    emu.clock.advance(seconds=700)
+    emu.clock.move_to(run.created_at + 100)
+    with pytest.raises(openai.BadRequestError, match='status "expired"'):
+        client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=user_thread.id, tool_outputs=outputs_for(run)
+        )
+    assert client.beta.threads.runs.retrieve(run.id, thread_id=user_thread.id).status == "expired"
+
+
+def test_fractional_time_adds_up() -> None:
+    """Issue 11 point 3: 1,202 half-second advances reach +601; `now()` shows whole seconds."""
+    with Emulator() as emulator:
+        for _ in range(1_202):
+            emulator.clock.advance(seconds=0.5)
+        assert emulator.clock.now() == START + 601
+        emulator.clock.advance(seconds=0.75)
+        assert emulator.clock.now() == START + 601  # 601.75 shows as 601
+
+
+def test_a_poll_whose_sleep_moves_the_clock_reaches_expiry(
+    emu: Emulator,
+    client: openai.OpenAI,
+    user_thread: Thread,
+    tool_assistant: Assistant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11 point 3: a poll helper sleeping 0.5 s at a time (`poll_interval_ms=500`) whose
+    sleep moves the clock; before, `int(0.5) == 0` and it looped forever."""
+    emu.hold("in_progress")
+    monkeypatch.setattr(time, "sleep", lambda seconds: emu.clock.advance(seconds=seconds))
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=user_thread.id, assistant_id=tool_assistant.id, poll_interval_ms=500
+    )
+    assert (run.status, run.expires_at) == ("expired", run.created_at + 600)
+    assert isinstance(run.created_at, int) and isinstance(run.expires_at, int)

@@ -159,7 +159,8 @@ def test_writes_do_not_advance_a_stepped_run(
             client.beta.threads.runs.create(
                 thread_id=user_thread.id, assistant_id=tool_assistant.id
             )
-        client.beta.threads.runs.update(run.id, thread_id=user_thread.id, metadata={"k": "v"})
+        with pytest.raises(openai.BadRequestError, match="Cannot update run with status 'queued'"):
+            client.beta.threads.runs.update(run.id, thread_id=user_thread.id, metadata={"k": "v"})
     assert emu.runs(user_thread.id)[0]["status"] == "queued"
 
 

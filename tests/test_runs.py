@@ -142,8 +142,7 @@ def test_run_overrides_win_over_the_assistant(
         {
             "type": "function",
             "function": {
-                "name": "lookup",
-                "description": None,
+                "name": "lookup",  # no "description" key: the spec has no null there
                 "parameters": {"type": "object", "properties": {}},
                 "strict": True,
             },
@@ -758,3 +757,76 @@ def test_an_assistant_message_alone_does_not_count(emu: Emulator, client: openai
     with pytest.raises(openai.BadRequestError, match="requires a Thread with a user message"):
         client.beta.threads.runs.create(thread_id=thread.id, assistant_id=silent.id)
     assert emu.runs(thread.id) == []
+
+
+# --- fidelity: modifying a run, tool_choice (issue 11 points 7 and 9) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "allowed"),
+    [
+        ("queued", False),
+        ("in_progress", False),
+        ("cancelling", False),
+        ("requires_action", True),
+        ("completed", True),
+        ("expired", True),
+    ],
+)
+def test_a_run_the_service_is_working_on_cannot_be_modified(
+    emu: Emulator,
+    client: openai.OpenAI,
+    user_thread: Thread,
+    tool_assistant: Assistant,
+    status: str,
+    allowed: bool,
+) -> None:
+    """Recorded: 400 `Cannot update run with status 'in_progress'.` (real-traffic.md §3,
+    runs_modify.yml); `queued` and `cancelling` too, while a run resting in `requires_action`
+    or terminal takes new metadata (README "Fidelity")."""
+    raw = run_in_status(status, emu, client, user_thread, tool_assistant)
+    update = client.beta.threads.runs.update
+    if allowed:
+        updated = update(raw["id"], thread_id=user_thread.id, metadata={"k": "v"})
+        assert (updated.status, updated.metadata) == (status, {"k": "v"})
+        return
+    with pytest.raises(openai.BadRequestError) as caught:
+        update(raw["id"], thread_id=user_thread.id, metadata={"k": "v"})
+    assert caught.value.body == {
+        "message": f"Cannot update run with status '{status}'.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    assert emu.runs(user_thread.id)[0]["metadata"] == {}
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"type": "function", "function": {"name": "get_stock_price"}},
+        {"type": "code_interpreter"},
+    ],
+    ids=["unknown function", "absent tool type"],
+)
+@pytest.mark.parametrize("endpoint", ["runs.create", "threads.create_and_run"])
+def test_tool_choice_must_name_one_of_the_runs_tools(
+    emu: Emulator,
+    client: openai.OpenAI,
+    user_thread: Thread,
+    tool_assistant: Assistant,
+    choice: Any,
+    endpoint: str,
+) -> None:
+    """Issue 11 point 9: the real service refused it at creation with a 400 (before, the run
+    failed later with `server_error`); nothing is created."""
+    threads = len(emu.threads)
+    with pytest.raises(openai.BadRequestError) as caught:
+        if endpoint == "runs.create":
+            client.beta.threads.runs.create(
+                thread_id=user_thread.id, assistant_id=tool_assistant.id, tool_choice=choice
+            )
+        else:
+            client.beta.threads.create_and_run(assistant_id=tool_assistant.id, tool_choice=choice)
+    assert (caught.value.param, caught.value.code) == ("tool_choice", "invalid_value")
+    assert emu.runs(user_thread.id) == [] and len(emu.threads) == threads

@@ -261,7 +261,7 @@ def test_a_long_thread_spills_over_the_context_limit(emu: Emulator, client: open
     (bot_id,) = emu.assistants
     (previous,) = emu.runs(thread_id)
     assert emu.truncation(previous["id"])[0].dropped_ids == ()
-    oldest = client.beta.threads.messages.list(thread_id, order="asc", limit=2).data
+    oldest = client.beta.threads.messages.list(thread_id, order="asc", limit=4).data
 
     client.beta.threads.messages.create(thread_id, role="user", content="Please summarise. " * 60)
     run = client.beta.threads.runs.create_and_poll(thread_id=thread_id, assistant_id=bot_id)
@@ -269,7 +269,9 @@ def test_a_long_thread_spills_over_the_context_limit(emu: Emulator, client: open
     (report,) = emu.truncation(run.id)
     assert run.status == "completed"
     assert report.fits and report.prompt_tokens <= report.budget
-    assert report.dropped_ids[:2] == tuple(m.id for m in oldest)
+    # auto keeps the first exchange and drops from the middle (issue 11 point 1)
+    assert report.beginning_ids == tuple(m.id for m in oldest[:2])
+    assert report.dropped_ids[:2] == tuple(m.id for m in oldest[2:])
     assert run.usage is not None and run.usage.prompt_tokens == report.prompt_tokens
     for message in emu.messages(thread_id):
         Message.model_validate(message)

@@ -1,6 +1,6 @@
 """Exact token usage through the SDK: the prompt formula per model and encoding, usage of runs
-and run steps, token budgets across a run, both `incomplete` endings, limits below 256, and no
-network on the way."""
+and run steps, token budgets across a run, both `incomplete` endings, limits below their
+minimums, and no network on the way."""
 
 from __future__ import annotations
 
@@ -397,12 +397,22 @@ def test_a_later_turn_that_cannot_fit_ends_incomplete(emu: Emulator, client: ope
     assert usage(run) == usage(step) == (first.prompt_tokens, usage(step)[1], usage(step)[2])
 
 
-@pytest.mark.parametrize("param", ["max_prompt_tokens", "max_completion_tokens"])
-@pytest.mark.parametrize("value", [255, 1, 0, -5])
+TOKEN_MINIMUMS = {"max_prompt_tokens": 256, "max_completion_tokens": 16}  # README decisions
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        *(("max_prompt_tokens", value) for value in (255, 16, 1, 0, -5)),
+        *(("max_completion_tokens", value) for value in (15, 1, 0, -5)),
+    ],
+)
 @pytest.mark.parametrize("endpoint", ["runs.create", "threads.create_and_run"])
-def test_token_limits_below_256_are_a_400(
+def test_token_limits_below_their_minimum_are_a_400(
     emu: Emulator, client: openai.OpenAI, param: str, value: int, endpoint: str
 ) -> None:
+    """256 for max_prompt_tokens [SPEC]; 16 for max_completion_tokens, as production took it
+    (real-traffic.md §1.8: `max_completion_tokens: 16` gave an incomplete run, not a 400)."""
     asst = client.beta.assistants.create(model="gpt-4o", instructions="Be brief.")
     thread = client.beta.threads.create()
     with pytest.raises(openai.BadRequestError) as caught:
@@ -416,7 +426,7 @@ def test_token_limits_below_256_are_a_400(
     assert error.status_code == 400
     assert error.body == {
         "message": f"Invalid '{param}': integer below minimum value. "
-        f"Expected a value >= 256, but got {value} instead.",
+        f"Expected a value >= {TOKEN_MINIMUMS[param]}, but got {value} instead.",
         "type": "invalid_request_error",
         "param": param,
         "code": "integer_below_min_value",
@@ -426,14 +436,14 @@ def test_token_limits_below_256_are_a_400(
 
 
 @pytest.mark.parametrize("param", ["max_prompt_tokens", "max_completion_tokens"])
-def test_256_is_accepted(emu: Emulator, client: openai.OpenAI, param: str) -> None:
+def test_the_minimum_is_accepted(emu: Emulator, client: openai.OpenAI, param: str) -> None:
     asst = client.beta.assistants.create(model="gpt-4o")
     run = client.beta.threads.create_and_run_poll(
         assistant_id=asst.id,
         thread={"messages": [{"role": "user", "content": "hi"}]},
-        **{param: 256},
+        **{param: TOKEN_MINIMUMS[param]},
     )
-    assert (run.status, getattr(run, param)) == ("completed", 256)
+    assert (run.status, getattr(run, param)) == ("completed", TOKEN_MINIMUMS[param])
 
 
 # --- models, counters, offline ---------------------------------------------------------------
@@ -544,3 +554,57 @@ def test_a_whole_run_needs_no_network(
     assert done.status == "completed"
     assert usage(raw_steps(client, done)[-1])[1] == n(encoding, RUSSIAN)
     assert no_network == []
+
+
+# --- fidelity (issue 11 points 4 and 5) -------------------------------------------------------
+
+
+def test_a_runs_own_tool_output_that_cannot_fit_ends_it_incomplete(
+    emu: Emulator, client: openai.OpenAI
+) -> None:
+    """Issue 11 point 4: the run's pending calls and outputs are not thread messages that may be
+    dropped; with `max_prompt_tokens=400` a 2,000-token output ends the run `incomplete`
+    (`max_prompt_tokens`, assistants-v2.md §6) instead of a turn that never saw it."""
+    asked: list[int] = []
+
+    def respond(context: Any) -> Any:
+        asked.append(context.turn)
+        return reply.tool_call("get_weather", {"city": "Paris"}) if context.turn == 0 else "ok"
+
+    emu.respond_with(respond)
+    asst = client.beta.assistants.create(model="gpt-4o", tools=[WEATHER_TOOL])
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=asst.id,
+        thread={"messages": [{"role": "user", "content": "Weather?"}]},
+        max_prompt_tokens=400,
+    )
+    assert run.required_action is not None
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    output = "sunny " * 2_000
+    assert n("o200k_base", output) >= 2_000
+    run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        tool_outputs=[{"tool_call_id": call.id, "output": output}],
+    )
+    assert run.incomplete_details is not None
+    assert (run.status, run.incomplete_details.reason) == ("incomplete", "max_prompt_tokens")
+    assert asked == [0]  # the model was not asked without the output
+    assert call.id in emu.truncation(run.id)[1].dropped_ids
+
+
+def test_usage_counts_tokens_cut_inside_a_character(emu: Emulator, client: openai.OpenAI) -> None:
+    """Issue 11 point 5: "🦜" is 3 tokens in o200k_base; at `max_completion_tokens=256` the
+    text keeps 85 whole parrots, but usage counts the 256 tokens generated."""
+    assert n("o200k_base", "🦜") == 3
+    emu.script("🦜" * 400)
+    asst = client.beta.assistants.create(model="gpt-4o")
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=asst.id,
+        thread={"messages": [{"role": "user", "content": "Parrots!"}]},
+        max_completion_tokens=256,
+    )
+    assert run.usage is not None
+    assert (run.status, run.usage.completion_tokens) == ("incomplete", 256)
+    (message,) = raw_messages(client, run)
+    assert message["content"][0]["text"]["value"] == "🦜" * 85

@@ -108,12 +108,13 @@ def test_one_token_less_drops_a_short_oldest() -> None:
     )
 
 
-def test_no_gap_once_a_message_does_not_fit() -> None:
-    # m1 (30 words) no longer fits whole and has too little room left: it and everything older
-    # is dropped, though the small m0 would fit on its own.
+def test_the_beginning_stays_and_the_middle_is_dropped() -> None:
+    # m1 (30 words) no longer fits whole and has too little room left: it is dropped, but the
+    # thread's first user message m0 stays ("messages in the middle of the thread will be
+    # dropped", SPEC TruncationObject; issue 11 point 1). Before: m0 went too.
     thread = [msg("m0", "user", 1), *THREAD[1:]]
     budget = FIXED + sum(cost(m) for m in thread[2:]) + MIN_SHORTENED + 4 - 1
-    assert run(thread, budget) == (["m2", "m3", "m4"], ["kept"] * 3, ["m0", "m1"])
+    assert run(thread, budget) == (["m0", "m2", "m3", "m4"], ["kept"] * 4, ["m1"])
 
 
 def test_last_messages_keeps_the_last_n() -> None:
@@ -246,17 +247,20 @@ class Thread(Sequence[PromptMessage]):
         raise AssertionError("truncate must not iterate the thread")
 
 
-def test_long_thread_counts_only_the_tail() -> None:
+def test_long_thread_counts_only_the_beginning_and_the_tail() -> None:
     thread = Thread(10_000)
     counter = WordCounter()
     budget = FIXED + 20 * (4 + 10) + 5  # 20 messages fit, the 21st has 5 tokens of room
     report = truncate(thread, counter=counter, budget=budget, fixed_tokens=FIXED)
 
-    assert [a.id for a in report.visible] == [f"msg_{i}" for i in range(9_980, 10_000)]
+    # The first exchange (msg_0, msg_1) takes two of the 20 places (issue 11 point 1).
+    beginning = ["msg_0", "msg_1"]
+    assert report.beginning_ids == tuple(beginning)
+    assert [a.id for a in report.visible] == beginning + [f"msg_{i}" for i in range(9_982, 10_000)]
     assert len(report.dropped_ids) == 9_980
     assert sorted(thread.reads) == list(range(10_000))  # each message read exactly once
     counted_texts = {text for text in counter.counted if text.startswith("t")}
-    assert counted_texts == {words(f"t{i}_", 10) for i in range(9_979, 10_000)}
+    assert counted_texts == {words(f"t{i}_", 10) for i in (0, 1, *range(9_979, 10_000))}
 
 
 # --- truncation in runs, through the SDK ----------------------------------------------------
@@ -347,28 +351,29 @@ def test_max_prompt_tokens_at_the_boundary(
     assert run.usage.prompt_tokens == report.prompt_tokens == min(RUN_NEEDED, RUN_NEEDED + spare)
 
 
-def test_an_oldest_message_too_short_to_shorten_is_dropped(
+def test_the_first_message_stays_and_the_middle_is_shortened(
     emu: Emulator,
     client: openai.OpenAI,
     contexts: list[RunContext],
     run_on: RunOn,
 ) -> None:
+    # Before issue 11 point 1 the short first message was dropped and the story kept whole.
     thread = [("user", "Hi there."), ("assistant", STORY), ("user", QUESTION)]
-    run = run_on(thread, max_prompt_tokens=prompt(*thread) - 1)
+    budget = prompt(*thread) - 1
+    run = run_on(thread, max_prompt_tokens=budget)
     hi, story, question = thread_ids(client, run.thread_id)[:3]
 
     (report,) = emu.truncation(run.id)
     assert [(a.id, a.fate) for a in report.accounts()] == [
-        (hi, "dropped"),
-        (story, "kept"),
+        (hi, "kept"),
+        (story, "shortened"),
         (question, "kept"),
     ]
-    assert (
-        report.account(hi).original_tokens == prompt_cost("user", "Hi there.") < MIN_SHORTENED + 4
-    )
-    assert [m.id for m in contexts[0].messages] == [story, question]
+    assert report.beginning_ids == (hi,)
+    assert report.account(story).tokens == prompt_cost("assistant", STORY) - 1
+    assert [m.id for m in contexts[0].messages] == [hi, story, question]
     assert run.usage is not None
-    assert run.usage.prompt_tokens == prompt(*thread[1:])
+    assert run.usage.prompt_tokens == budget
 
 
 def test_the_newest_user_message_stays_shortened_to_fit(
@@ -393,7 +398,7 @@ def test_the_newest_user_message_stays_shortened_to_fit(
 
 @pytest.mark.parametrize(
     ("output", "exchange_fate", "story_fate"),
-    [("18 C", "kept", "shortened"), ("sunny " * 300, "dropped", "dropped")],
+    [("18 C", "kept", "shortened"), ("sunny " * 300, "dropped", "shortened")],
 )
 def test_a_tool_call_and_its_output_are_never_split(
     emu: Emulator,
@@ -433,16 +438,21 @@ def test_a_tool_call_and_its_output_are_never_split(
         story_fate,
     )
     assert second.account(weather).fate == "kept"
+    assert run.usage is not None
     if exchange_fate == "kept":
         exchange = seen[1].messages[-1]
         assert exchange == ContextMessage(
             call.id, "tool", f'get_weather({{"city":"Paris"}}) -> {output}'
         )
+        assert run.status == "completed"
+        assert run.usage.prompt_tokens == first.prompt_tokens + second.prompt_tokens
     else:
-        assert [m.id for m in seen[1].messages] == [weather]
-    assert run.status == "completed"
-    assert run.usage is not None
-    assert run.usage.prompt_tokens == first.prompt_tokens + second.prompt_tokens
+        # The run's own output cannot be left out: the run ends incomplete, and the model is
+        # not asked again (issue 11 point 4; before, it answered without the output).
+        assert len(seen) == 1
+        assert run.incomplete_details is not None
+        assert (run.status, run.incomplete_details.reason) == ("incomplete", "max_prompt_tokens")
+        assert run.usage.prompt_tokens == first.prompt_tokens
 
 
 # --- last_messages and the model's window ----------------------------------------------------
@@ -545,7 +555,8 @@ def test_without_max_prompt_tokens_the_models_window_is_the_budget(
     assert report.budget == 1_000 - 200
     assert report.fits
     visible = [a.position for a in report.visible]
-    assert visible == list(range(31 - len(visible), 31))  # the newest ones, no gap
+    # the first exchange, then the newest ones, no gap among them (issue 11 point 1)
+    assert visible == [0, 1, *range(31 - len(visible) + 2, 31)]
     assert 0 < len(report.dropped_ids) == 31 - len(visible)
     assert run.usage is not None
     assert run.usage.prompt_tokens == report.prompt_tokens
@@ -631,7 +642,7 @@ def test_a_deleted_message_leaves_the_prompt(
     run_on: RunOn,
 ) -> None:
     run = run_on(SIX)
-    ids = thread_ids(client, run.thread_id)
+    ids = thread_ids(client, run.thread_id)[:32]  # without the reply
     client.beta.threads.messages.delete(ids[1], thread_id=run.thread_id)
     again = client.beta.threads.runs.create_and_poll(
         thread_id=run.thread_id, assistant_id=run.assistant_id
@@ -703,3 +714,30 @@ def test_an_index_truncates_like_the_plain_thread(
     plain = truncate([*thread, *extra], **options)
     assert indexed == plain
     assert indexed.accounts() == plain.accounts()
+
+
+# --- auto keeps the beginning (issue 11 point 1) ---------------------------------------------
+
+
+def test_auto_keeps_the_first_message_and_the_newest(
+    emu: Emulator, client: openai.OpenAI, contexts: list[RunContext], run_on: RunOn
+) -> None:
+    """SPEC TruncationObject: "messages in the middle of the thread will be dropped". Issue 11's
+    reproduction: 32 messages, `max_prompt_tokens=600`; message 0 holds the user's name."""
+    thread = [("user", "My name is Ada Lovelace. Please remember it.")]
+    thread += [("assistant" if i % 2 else "user", f"{i}: {STORY[:150]}") for i in range(1, 31)]
+    thread += [("user", "What is my name?")]
+    run = run_on(thread, max_prompt_tokens=600)
+    ids = thread_ids(client, run.thread_id)[:32]  # without the reply
+
+    (report,) = emu.truncation(run.id)
+    assert report.fits and report.dropped_ids
+    assert report.account(ids[0]).fate == "kept"
+    assert report.beginning_ids[0] == ids[0]
+    assert report.account(ids[-1]).fate == "kept"  # the newest user message
+    positions = [a.position for a in report.visible]
+    middle = [p for p in positions if p >= len(report.beginning_ids)]
+    assert middle == list(range(32 - len(middle), 32))  # then the newest, no gap
+    assert report.account(ids[0]).tokens <= 600 // 4  # within its share (HEAD_SHARE)
+    assert contexts[0].messages[0].text.startswith("My name is Ada Lovelace")
+    assert contexts[0].last_user_message == "What is my name?"

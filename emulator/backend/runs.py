@@ -7,11 +7,17 @@ from collections.abc import Iterator
 
 from ..engine.stream import Events, Frame
 from ..wire import requests as schemas
-from ..wire.errors import not_found
+from ..wire.errors import InvalidRequestError, not_found
 from ..wire.events import step_view
 from ..wire.objects import Obj, Page
 from .base import ListQuery, Resource, dump, page
 from .threads import Threads
+
+# Runs the service is working on refuse modification: recorded for `in_progress`
+# (`Cannot update run with status 'in_progress'.`, real-traffic.md §3); `queued` and
+# `cancelling` are the service's too. A run resting in `requires_action` waits for the client,
+# and like terminal runs it takes metadata (the README's choice; no recording either way).
+BUSY_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
 
 
 class Runs(Resource):
@@ -54,6 +60,8 @@ class Runs(Resource):
         self.thread(thread_id)
         self.engine.observe(thread_id, poll=False)
         run = self.engine.get_run(thread_id, run_id)
+        if run["status"] in BUSY_STATUSES:
+            raise InvalidRequestError(f"Cannot update run with status '{run['status']}'.")
         run["metadata"] = dict(body.metadata or {})
         return run
 

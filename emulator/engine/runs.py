@@ -59,6 +59,30 @@ log = logging.getLogger("emulator")
 EXPIRABLE = frozenset({"queued", "in_progress", "requires_action"})
 
 
+def check_tool_choice(choice: object, tools: list[Obj]) -> None:
+    """A named `tool_choice` must name one of the run's tools: the real service refused
+    anything else at creation with a 400 (issue 11; the wording follows its validator's)."""
+    if not isinstance(choice, dict):
+        return
+    kind = choice["type"]
+    if kind == "function":
+        name = choice["function"]["name"]
+        names = [t["function"]["name"] for t in tools if t["type"] == "function"]
+        if name not in names:
+            raise InvalidRequestError(
+                f"Invalid value for 'tool_choice': function '{name}' is not among the run's "
+                f"tools ({', '.join(repr(n) for n in names) or 'none'}).",
+                param="tool_choice",
+                code="invalid_value",
+            )
+    elif all(t["type"] != kind for t in tools):
+        raise InvalidRequestError(
+            f"Invalid value for 'tool_choice': the run has no '{kind}' tool.",
+            param="tool_choice",
+            code="invalid_value",
+        )
+
+
 class RunEngine:
     """Creates runs and moves them through their statuses. Callers hold the store lock."""
 
@@ -78,6 +102,9 @@ class RunEngine:
         self.turning: dict[str, Turn] = {}  # runs whose model turn is being computed, by id
         self.turns = ModelTurn(store, clock, ids, settings, knowledge)
         self.streams = Streams(store.lock)
+        subscribe = getattr(clock, "subscribe", None)
+        if callable(subscribe):
+            subscribe(self._clock_moved)
 
     @property
     def knowledge(self) -> Knowledge:
@@ -148,6 +175,8 @@ class RunEngine:
         """Start a run on a thread; returns the run as the request sees it (`queued`)."""
         self.observe(thread_id, poll=False)
         self._ensure_unlocked(thread_id, adding_messages=False)
+        tools = body["tools"] if body.get("tools") is not None else assistant["tools"]
+        check_tool_choice(body.get("tool_choice"), tools)
         additional = body.get("additional_messages") or []
         instructions = body.get("instructions") or assistant.get("instructions")
         has_user = any(m["role"] == "user" for m in additional)
@@ -269,6 +298,15 @@ class RunEngine:
         finally:
             with self.store.lock:
                 self._end_turn(turn, events)
+
+    def _clock_moved(self, latest: int) -> None:
+        """The clock showed `latest`: every run whose deadline it passed expires now, so that
+        moving the clock back afterwards cannot revive it."""
+        with self.store.lock:
+            for thread_id, run_id in list(self.store.active_run.items()):
+                run = self.store.runs[thread_id].get(run_id)
+                if run is not None and run["status"] in EXPIRABLE and latest > run["expires_at"]:
+                    self._finish(run, Ending("expired"), self.streams.sink(run_id, Events()))
 
     def _expire_if_due(self, run: Obj, events: Events) -> bool:
         if run["status"] in EXPIRABLE and self.clock.now() > run["expires_at"]:
@@ -416,8 +454,10 @@ class RunEngine:
     # --- endings -------------------------------------------------------------------------
 
     def _finish(self, run: Obj, ending: Ending, events: Events) -> None:
-        """Move a run to a terminal status, settle its steps and unlock its thread."""
-        now = self.clock.now()
+        """Move a run to a terminal status, settle its steps and unlock its thread.
+
+        An expiry is dated at the deadline, whenever it is noticed."""
+        now = run["expires_at"] if ending.status == "expired" else self.clock.now()
         status, error = ending.status, ending.error
         state = self.states[run["id"]]
         step_status = {"cancelled": "cancelled", "failed": "failed", "expired": "expired"}.get(

@@ -11,6 +11,13 @@ Rules, deterministic and newest first:
   the prompt fits. The first one that does not fit is shortened (its beginning kept) when it is
   not atomic and at least MIN_SHORTENED content tokens of room remain, else dropped; the walk
   stops there and every older message, except the pinned one, is dropped.
+- ``auto`` keeps the beginning too: when the walk has to stop, the thread's first "user"
+  message (and the reply after it, the first exchange, when that fits whole) is accounted
+  before the walk, within 1/HEAD_SHARE of the budget: whole if it fits that share, else
+  shortened to it (at least MIN_SHORTENED content tokens), else left to the walk. The walk then
+  fills what is left with the newest messages, so messages are shortened and dropped from the
+  middle, as the specification's TruncationObject says ("messages in the middle of the thread
+  will be dropped"). When everything fits, nothing changes.
 
 A plain sequence is read lazily: only the messages the walk reaches are counted, and each is
 read once by index. A PromptIndex (what runs use, one per thread) counts each message once,
@@ -29,6 +36,7 @@ from typing import Literal, Protocol, TypeVar
 from .tokens import TokenCounter, message_tokens
 
 __all__ = [
+    "HEAD_SHARE",
     "MIN_SHORTENED",
     "Fate",
     "MessageAccount",
@@ -41,6 +49,9 @@ __all__ = [
 
 MIN_SHORTENED = 16
 """Fewest content tokens worth keeping of a shortened message; with less room it is dropped."""
+
+HEAD_SHARE = 4
+"""``auto`` lets the thread's beginning take at most 1/HEAD_SHARE of the prompt budget."""
 
 Fate = Literal["kept", "shortened", "dropped"]
 
@@ -82,6 +93,7 @@ class TruncationReport:
     fits: bool  # prompt_tokens <= budget
     dropped_roles: tuple[str, ...] = field(default=(), repr=False)  # parallel to dropped_ids
     stopped_tokens: int = field(default=0, repr=False)  # the newest dropped one's, if counted
+    beginning_ids: tuple[str, ...] = ()  # visible as the thread's beginning ("auto" only)
 
     @property
     def kept(self) -> tuple[MessageAccount, ...]:
@@ -161,7 +173,7 @@ def truncate(
     pinned = source.newest_user(start, total)
 
     used = fixed_tokens
-    singles: list[MessageAccount] = []  # the pinned message and the shortened one
+    singles: list[MessageAccount] = []  # the pinned message, the beginning, the shortened one
     if pinned is None:
         segments = [(start, total)]
     else:
@@ -169,16 +181,26 @@ def truncate(
         used += singles[0].tokens
         segments = [(pinned + 1, total), (start, pinned)]  # newest first, around the pinned one
 
-    ranges: list[tuple[int, int]] = []  # kept whole
-    stopper: int | None = None  # the newest message that did not fit whole
-    for lo, hi in segments:
-        first, tokens = source.fit(lo, hi, budget - used)
-        used += tokens
-        if first < hi:
-            ranges.append((first, hi))
-        if first > lo:
-            stopper = first - 1
-            break
+    ranges, stopper, walked = _walk(source, segments, budget - used)
+    beginning: list[MessageAccount] = []
+    first = None
+    if stopper is not None and strategy.type == "auto" and pinned is not None:
+        first = source.oldest_user(start, pinned)
+    if first is not None and pinned is not None and stopper is not None and first <= stopper:
+        room = min(budget // HEAD_SHARE, budget - used)
+        beginning = _beginning(source, first, pinned, counter, room)
+    if beginning and first is not None and pinned is not None:
+        head = sum(account.tokens for account in beginning)
+        after = beginning[-1].position + 1
+        segments = [(pinned + 1, total), (after, pinned), (start, first)]
+        ranges, stopper, walked = _walk(source, segments, budget - used - head)
+        if stopper is None and beginning[0].fate == "shortened":  # all else fit: use it all
+            # its reply was walked already (the walk started right after the first message)
+            beginning = _beginning(source, first, first + 1, counter, budget - used - walked)
+            head = sum(account.tokens for account in beginning)
+        used += head
+        singles.extend(beginning)
+    used += walked
 
     stopped_tokens = 0  # of the stopper when it is dropped
     if stopper is not None:
@@ -202,7 +224,51 @@ def truncate(
         fits=used <= budget,
         dropped_roles=tuple(itertools.chain.from_iterable(source.roles(lo, hi) for lo, hi in gaps)),
         stopped_tokens=stopped_tokens,
+        beginning_ids=tuple(account.id for account in beginning),
     )
+
+
+def _walk(
+    source: _Source, segments: list[tuple[int, int]], room: int
+) -> tuple[list[tuple[int, int]], int | None, int]:
+    """Keep whole messages newest first through ``segments`` while they fit ``room``: the
+    ranges kept, the newest message that did not fit (None: all did), what the kept cost."""
+    ranges: list[tuple[int, int]] = []
+    used = 0
+    for lo, hi in segments:
+        if lo >= hi:
+            continue
+        first, tokens = source.fit(lo, hi, room - used)
+        used += tokens
+        if first < hi:
+            ranges.append((first, hi))
+        if first > lo:
+            return ranges, first - 1, used
+    return ranges, None, used
+
+
+def _beginning(
+    source: _Source, first: int, pinned: int, counter: TokenCounter, room: int
+) -> list[MessageAccount]:
+    """The thread's first user message within ``room`` (whole, else shortened, else nothing),
+    and the reply after it when that fits whole too: the first exchange."""
+    message, whole = source.message(first), source.cost(first)
+    if whole <= room:
+        accounts = [source.kept(first, first + 1)[0]]
+    else:
+        content_room = room - message_tokens(counter, message.role, "")
+        if message.atomic or content_room < MIN_SHORTENED:
+            return []
+        accounts = [_shortened_account(message, first, counter, whole, content_room)]
+    reply = first + 1
+    if (
+        accounts[0].fate == "kept"
+        and reply < pinned
+        and source.role(reply) != "user"
+        and source.cost(reply) <= room - accounts[0].tokens
+    ):
+        accounts.append(source.kept(reply, reply + 1)[0])
+    return accounts
 
 
 def _gaps(taken: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
@@ -245,6 +311,7 @@ class _Source(Protocol):
     def ids(self, lo: int, hi: int) -> Sequence[str]: ...
     def roles(self, lo: int, hi: int) -> Sequence[str]: ...
     def newest_user(self, lo: int, hi: int) -> int | None: ...
+    def oldest_user(self, lo: int, hi: int) -> int | None: ...
     def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]: ...
 
 
@@ -347,6 +414,10 @@ class PromptIndex:
         k = bisect.bisect_left(self._users, hi) - 1
         return self._users[k] if k >= 0 and self._users[k] >= lo else None
 
+    def oldest_user(self, lo: int, hi: int) -> int | None:
+        k = bisect.bisect_left(self._users, lo)
+        return self._users[k] if k < len(self._users) and self._users[k] < hi else None
+
     def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:
         sums = self._sums
         first = min(bisect.bisect_left(sums, sums[hi] - room, lo, hi + 1), hi)
@@ -397,6 +468,9 @@ class _Lazy:
     def newest_user(self, lo: int, hi: int) -> int | None:
         return next((i for i in range(hi - 1, lo - 1, -1) if self.role(i) == "user"), None)
 
+    def oldest_user(self, lo: int, hi: int) -> int | None:
+        return next((i for i in range(lo, hi) if self.role(i) == "user"), None)
+
     def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:
         first, used = hi, 0
         while first > lo and used + self.cost(first - 1) <= room:
@@ -446,6 +520,12 @@ class _Chain:
         found = self._tail.newest_user(max(lo, self._n), hi) if hi > self._n else None
         if found is None and lo < self._n:
             found = self._head.newest_user(lo, min(hi, self._n))
+        return found
+
+    def oldest_user(self, lo: int, hi: int) -> int | None:
+        found = self._head.oldest_user(lo, min(hi, self._n)) if lo < self._n else None
+        if found is None and hi > self._n:
+            found = self._tail.oldest_user(max(lo, self._n), hi)
         return found
 
     def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:

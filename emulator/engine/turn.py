@@ -3,8 +3,9 @@ reply writes (a message, or a step of tool calls) and what it costs.
 
 Tokens (formula in `tokens`, rules in `truncation`): each turn truncates the thread to its
 budget, the model's prompt budget capped by what the run's earlier turns left of
-`max_prompt_tokens`. A prompt that cannot fit ends the run `incomplete` (`max_prompt_tokens`)
-or, without that limit, `failed` (`invalid_prompt`). A reply longer than what is left of
+`max_prompt_tokens`. A prompt that cannot fit (or would have to leave out the run's own tool
+outputs) ends the run `incomplete` (`max_prompt_tokens`) or, without that limit, `failed`
+(`invalid_prompt`). A reply longer than what is left of
 `max_completion_tokens` is cut to the tokens that fit, in an `incomplete` message (`max_tokens`),
 and ends the run `incomplete` (`max_completion_tokens`); tool calls that do not fit are not
 made. Each step's usage is its turn's prompt and reply; the run's usage is the sum of its
@@ -317,14 +318,18 @@ class ModelTurn:
             turn.outcome = self._counting_failed(run["id"], error, record=False)
             return
         turn.report = report
-        if not report.fits:
+        # The run's own tool calls and outputs are not thread messages: if they do not fit what
+        # is left of the budget, the run cannot go on (issue 11 point 4).
+        own = {result.call_id for result in seen.tool_results}
+        if not report.fits or not own.isdisjoint(report.dropped_ids):
             if run["max_prompt_tokens"] is not None:
                 turn.outcome = Ending("incomplete", reason="max_prompt_tokens")
             else:
+                needs = "The prompt needs" if not report.fits else "The run's tool outputs need"
                 turn.outcome = failed(
                     "invalid_prompt",
-                    f"The prompt needs {report.prompt_tokens} tokens, more than model "
-                    f"'{run['model']}' accepts ({report.budget}).",
+                    f"{needs} more tokens than model '{run['model']}' accepts "
+                    f"({report.prompt_tokens} of {report.budget}).",
                 )
             return
         context = RunContext(
@@ -557,7 +562,7 @@ class ModelTurn:
         remaining = _remaining_completion(run, state)
         if remaining is not None and tokens > remaining:
             cut = counter.truncate(answer.value, remaining)
-            used = counter.count(cut)
+            used = remaining  # generated, though the text may drop a partial character
             _add_usage(state, prompt_tokens, used)
             pieces = _prefix_chunks(answer.chunks or self._split(answer.value), cut)
             self._write_message(

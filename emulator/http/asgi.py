@@ -98,7 +98,7 @@ class AsgiApp:
         started = time.perf_counter()
         handler = self.handler
         method: str = scope["method"]
-        full_path = _path(scope)
+        full_path = _path(scope, raw=True)
         query_string = scope.get("query_string", b"").decode("latin-1")
         target = full_path + (f"?{query_string}" if query_string else "")
         headers = _headers(scope)
@@ -202,9 +202,15 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def _path(scope: Scope) -> str:
-    """The request path below the mount point (`root_path`), however the server reports it."""
+def _path(scope: Scope, *, raw: bool = False) -> str:
+    """The request path below the mount point (`root_path`), however the server reports it.
+
+    `raw` keeps percent-escapes as sent, so an encoded slash (`%2F`) stays inside its path
+    segment, as httpx and httpx2 hand the other adapters their URLs.
+    """
     path: str = scope["path"]
+    if raw and scope.get("raw_path"):
+        path = bytes(scope["raw_path"]).decode("latin-1").partition("?")[0]
     root: str = scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]

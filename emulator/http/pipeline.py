@@ -191,7 +191,9 @@ class Pipeline:
                 if fault is not None:
                     fault.strike(request.path)
                 key = authenticate(request.headers, self.settings.required_key)
-                handler, params = routes.resolve(request.method, request.path)
+                # HEAD is GET without a body (RFC 9110 §9.3.2); the real API never answered 405.
+                method = "GET" if request.method == "HEAD" else request.method
+                handler, params = routes.resolve(method, request.path)
                 scope = self.backend.scoped(key if self.settings.isolate_keys else None)
                 with self.backend.lock:  # render before another request can change the objects
                     result = handler(Call(scope, request, params))
@@ -215,6 +217,8 @@ class Pipeline:
                 )
                 response = self.render_error(internal_error(), request_id, started)
             status = response.status
+            if request.method == "HEAD":
+                response = Response(response.status, response.headers)
             return response
         finally:
             self._record(request, status)

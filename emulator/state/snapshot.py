@@ -207,6 +207,7 @@ def restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
 def _restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
     store = backend.store
     backend.reset()
+    backend.clock.move_to(int(data["clock"]["now"]))  # before the runs: none expire on the way
     for assistant in data["assistants"]:
         store.assistants.add(_object(assistant, "assistant"))
     for entry in data["threads"]:
@@ -233,7 +234,6 @@ def _restore(backend: Backend, settings: Settings, data: Snapshot) -> None:
         (*DEFAULT_MODELS, *(ModelInfo(**m) for m in saved["models"])),
         default=ModelInfo(**saved["default_model"]),
     )
-    backend.clock.move_to(int(data["clock"]["now"]))
     ids = data["ids"]
     backend.ids.seed = ids["seed"]
     backend.ids.set_state((_random_state(ids["objects"]), _random_state(ids["requests"])))
@@ -272,6 +272,7 @@ def _report(data: Obj) -> TruncationReport:
             "visible": tuple(MessageAccount(**a) for a in data["visible"]),
             "dropped_ids": tuple(data["dropped_ids"]),
             "dropped_roles": tuple(data.get("dropped_roles", ())),
+            "beginning_ids": tuple(data.get("beginning_ids", ())),
         }
     )
 

@@ -34,30 +34,42 @@ class Page:
 
 
 def echo_tools(tools: list[Obj]) -> list[Obj]:
-    """Tools as the server echoes them: functions get `strict: false` and default parameters."""
+    """Tools as the server echoes them [RT §2; files-vector-stores.md §9.3].
+
+    Functions get `strict: false` and default parameters, and no `description` key unless one
+    was given (the specification has no null there). `file_search` gets the recorded ranking
+    options and no `max_num_results` key unless one was given.
+    """
     echoed: list[Obj] = []
     for tool in tools:
         tool = copy.deepcopy(tool)
         if tool["type"] == "function":
             function = tool["function"]
-            tool["function"] = {
-                "name": function["name"],
-                "description": function.get("description"),
-                "parameters": function.get("parameters")
+            shown: Obj = {"name": function["name"]}
+            if function.get("description") is not None:
+                shown["description"] = function["description"]
+            shown["parameters"] = (
+                function["parameters"]
                 if function.get("parameters") is not None
-                else {"type": "object", "properties": {}},
-                "strict": bool(function.get("strict") or False),
-            }
+                else {"type": "object", "properties": {}}
+            )
+            shown["strict"] = bool(function.get("strict") or False)
+            tool["function"] = shown
         elif tool["type"] == "file_search":
             options = tool.get("file_search") or {}
             ranking = options.get("ranking_options") or {
                 "ranker": "default_2024_08_21",
                 "score_threshold": 0.0,
             }
-            tool["file_search"] = {
-                "max_num_results": options.get("max_num_results"),
-                "ranking_options": {**ranking, "hybrid_search": None},
+            file_search: Obj = {}
+            if options.get("max_num_results") is not None:
+                file_search["max_num_results"] = options["max_num_results"]
+            file_search["ranking_options"] = {
+                "ranker": "default_2024_08_21",
+                **ranking,
+                "hybrid_search": None,
             }
+            tool["file_search"] = file_search
         echoed.append(tool)
     return echoed
 

@@ -3,12 +3,18 @@
 Every body is `additionalProperties: false` in the specification, so unknown keys are a 400.
 Validation is strict (no "1" for 1), as the real JSON validator is. Union branches carry tags
 that start with `~`; they are dropped from the error's `param` path.
+
+An explicit `null` on an optional field means "not given" wherever the real service took it so,
+even where the specification marks the field non-nullable (real traffic wins: Marvin 2.x sends
+`threads.create(messages=None)` and ran against the real service); those fields are listed in
+each body's `null_means_absent`. Fields the specification requires to be non-null when present
+and no traffic contradicts (`ranking_options.ranker`, `json_schema.schema`) stay refused.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -38,6 +44,15 @@ TOOL_OUTPUT_MAX = 512_000
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+    null_means_absent: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        """An explicit `null` on a `null_means_absent` field is as if the key were not sent."""
+        if cls.null_means_absent and isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (v is None and k in cls.null_means_absent)}
+        return data
 
 
 def _check_metadata(value: Any) -> Any:
@@ -90,7 +105,7 @@ class FunctionTool(_Body):
 
 
 class RankingOptions(_Body):
-    ranker: Literal["auto", "default_2024_08_21"] | None = None
+    ranker: Literal["auto", "default_2024_08_21"] = "auto"  # [SPEC FileSearchRanker]: no null
     score_threshold: Annotated[float, Field(ge=0, le=1)]
 
 
@@ -175,7 +190,7 @@ class NewToolResources(ToolResources):
 class JsonSchemaFormat(_Body):
     name: str
     description: str | None = None
-    schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
+    schema_: Annotated[dict[str, Any], Field(alias="schema")] = {}  # [SPEC]: an object, no null
     strict: bool | None = None
 
 
@@ -238,7 +253,9 @@ class TruncationStrategy(_Body):
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 Temperature = Annotated[float, Field(ge=0, le=2)]
 TopP = Annotated[float, Field(ge=0, le=1)]
-TokenLimit = Annotated[int, Field(ge=256)]
+PromptTokenLimit = Annotated[int, Field(ge=256)]  # [SPEC] min 256; no counter-evidence
+# [SPEC] says 256 too, but production took 16 (real-traffic.md §1.8; openai-node PR #1465).
+CompletionTokenLimit = Annotated[int, Field(ge=16)]
 
 # --- messages and threads ------------------------------------------------------------------
 
@@ -253,7 +270,7 @@ class TextPart(_Body):
 
 
 class ImageURL(_Body):
-    url: str
+    url: Annotated[str, Field(min_length=1)]  # [SPEC MessageContentImageUrlObject]: a URL
     detail: Literal["auto", "low", "high"] | None = None
 
 
@@ -303,6 +320,8 @@ class CreateMessage(_Body):
 
 
 class CreateThread(_Body):
+    null_means_absent = frozenset({"messages"})  # Marvin 2.x: threads.create(messages=None)
+
     messages: list[CreateMessage] = []
     tool_resources: NewToolResources | None = None
     metadata: Metadata = None
@@ -323,11 +342,13 @@ class ModifyMetadata(_Body):
 
 
 class _AssistantFields(_Body):
+    null_means_absent = frozenset({"tools"})
+
     name: Annotated[str, Field(max_length=256)] | None = None
     description: Annotated[str, Field(max_length=512)] | None = None
     instructions: Instructions | None = None
     reasoning_effort: ReasoningEffort | None = None
-    tools: Annotated[list[Tool], Field(max_length=128)] = []  # an array, never null
+    tools: Annotated[list[Tool], Field(max_length=128)] = []
     tool_resources: ToolResources | None = None
     metadata: Metadata = None
     temperature: Temperature | None = None
@@ -341,7 +362,9 @@ class CreateAssistant(_AssistantFields):
 
 
 class ModifyAssistant(_AssistantFields):
-    model: str = ""  # optional, but never null; unset fields are never dumped
+    null_means_absent = frozenset({"model", "tools"})
+
+    model: str = ""  # unset fields are never dumped
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -356,8 +379,8 @@ class _RunFields(_Body):
     temperature: Temperature | None = None
     top_p: TopP | None = None
     stream: bool | None = None
-    max_prompt_tokens: TokenLimit | None = None
-    max_completion_tokens: TokenLimit | None = None
+    max_prompt_tokens: PromptTokenLimit | None = None
+    max_completion_tokens: CompletionTokenLimit | None = None
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None

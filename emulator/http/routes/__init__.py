@@ -7,6 +7,7 @@ a fixed path such as `/threads/runs` comes before the `/threads/{thread_id}` it 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from ...wire.errors import InvalidRequestError, MethodNotAllowedError, NotFoundError
 from . import assistants, messages, models, runs, threads
@@ -44,7 +45,8 @@ def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
         if match is None:
             continue
         if route_method == method:
-            params = match.groupdict()
+            # Segments are matched as sent, then decoded: `thread_1%2Fmessages` is one id.
+            params = {name: unquote(value) for name, value in match.groupdict().items()}
             _check_ids(params)
             return handler, params
         allowed = True

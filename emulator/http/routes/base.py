@@ -104,7 +104,7 @@ def _decode_json(raw: bytes) -> Any:
             code="request_too_large",
         )
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_json)
     except RecursionError:
         raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
@@ -117,6 +117,11 @@ def _decode_json(raw: bytes) -> Any:
     if not _shallow(data):
         raise _too_deep()
     return data
+
+
+def _not_json(constant: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity` are not JSON (RFC 8259): the real parser refused them."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _too_deep() -> InvalidRequestError:
@@ -145,7 +150,7 @@ def parse_list_query(query: list[tuple[str, str]]) -> ListQuery:
     limit = 20
     if "limit" in values:
         raw = values["limit"]
-        if not re.fullmatch(r"-?\d+", raw):
+        if not re.fullmatch(r"-?[0-9]+", raw):  # ASCII digits only: `١٢` is not 12
             raise InvalidRequestError(
                 f"Invalid type for 'limit': expected an integer, but got '{raw}' instead.",
                 param="limit",
