@@ -319,7 +319,8 @@ def test_a_path_cannot_forge_a_log_line(
 
     (line,) = [r.getMessage() for r in caplog.records if r.name == "emulator.server"]
     assert "\r" not in line and "\n" not in line
-    assert "/v1/assistants\\x0d\\x0a1.2.3.4" in line
+    # The target is logged as sent (the raw path: ids are decoded per segment, issue 11).
+    assert "/v1/assistants%0D%0A1.2.3.4" in line
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])

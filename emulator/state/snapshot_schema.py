@@ -55,7 +55,7 @@ def _tag(value: Any) -> str:
 
 class StoredFunction(_Wire):
     name: str
-    description: str | None
+    description: str | None = None  # absent when the client gave none (never echoed as null)
     parameters: dict[str, Any]
     strict: bool
 
@@ -71,7 +71,7 @@ class StoredRanking(_Wire):
 
 
 class StoredFileSearchOptions(_Wire):
-    max_num_results: int | None
+    max_num_results: int | None = None  # absent unless the client gave it (as recorded)
     ranking_options: StoredRanking
 
 
