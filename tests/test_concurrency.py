@@ -348,3 +348,173 @@ def test_event_loops_in_several_threads_share_one_emulator(emu: Emulator) -> Non
     for thread_id, *message_ids in results:
         assert sorted(m["id"] for m in emu.messages(thread_id)) == sorted(message_ids)
     assert emu.check_invariants() == []
+
+
+# --- no global freeze: a slow model turn blocks nothing else ---------------------------------
+
+WAIT = 10  # seconds: a bound on every wait, never a sleep
+
+
+class Gate:
+    """Blocks whoever passes `through()` until the test opens it; says when someone waits."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self._open = threading.Event()
+
+    def through(self) -> None:
+        self.reached.set()
+        assert self._open.wait(WAIT), "the gate was never opened"
+
+    def open(self) -> None:
+        self._open.set()
+
+
+class GatedCounter:
+    """Counts words; counting a text with "SLOW" in it waits at the gate (a slow tokenizer)."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def count(self, text: str) -> int:
+        if "SLOW" in text:
+            self.gate.through()
+        return len(text.split())
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        return " ".join(text.split()[:max_tokens])
+
+
+@pytest.fixture(params=["in-process", "server"])
+def api(request: pytest.FixtureRequest, emu: Emulator) -> Iterator[openai.OpenAI]:
+    """An SDK client of `emu`: in-process, or over real HTTP (the plugin's ThreadedServer)."""
+    if request.param == "in-process":
+        with openai.OpenAI(api_key="sk-test", max_retries=0) as sdk:
+            yield sdk
+        return
+    server = request.getfixturevalue("assistants_emulator_server")
+    with openai.OpenAI(
+        api_key="sk-test", base_url=server.base_url, max_retries=0, timeout=WAIT
+    ) as sdk:
+        yield sdk
+
+
+@pytest.fixture(params=["responder", "token counter"])
+def slow_turn(request: pytest.FixtureRequest, emu: Emulator) -> Iterator[tuple[str, Gate]]:
+    """(assistant name, gate): runs of that assistant block at the gate, in their responder or
+    in counting their prompt, until the test opens it."""
+    gate = Gate()
+    if request.param == "responder":
+        emu.respond_with(lambda context: gate.through() or reply.text("late"), assistant="slow")
+    else:
+        emu.use_counter(GatedCounter(gate))
+    yield "slow", gate
+    gate.open()
+
+
+def start_blocked_run(
+    api: openai.OpenAI, pool: ThreadPoolExecutor, gate: Gate, thread_id: str, assistant_id: str
+) -> Any:
+    """Create a run in the background and wait until its model turn sits at the gate."""
+    future = pool.submit(
+        api.beta.threads.runs.create, thread_id=thread_id, assistant_id=assistant_id
+    )
+    assert gate.reached.wait(WAIT), "the run never reached its model turn"
+    return future
+
+
+def test_a_slow_model_turn_blocks_no_request_about_other_objects(
+    emu: Emulator, api: openai.OpenAI, slow_turn: tuple[str, Gate]
+) -> None:
+    name, gate = slow_turn
+    slow = api.beta.assistants.create(model="gpt-4o", name=name)
+    quick = api.beta.assistants.create(model="gpt-4o", name="quick")
+    busy = api.beta.threads.create(messages=[{"role": "user", "content": "SLOW " * 1000}])
+    other = api.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
+
+    with ThreadPoolExecutor(2) as pool:
+        blocked = start_blocked_run(api, pool, gate, busy.id, slow.id)
+
+        def meanwhile() -> tuple[list[str], list[str], str]:
+            assistants = [a.id for a in api.beta.assistants.list()]
+            messages = [m.id for m in api.beta.threads.messages.list(thread_id=other.id)]
+            run = api.beta.threads.runs.create_and_poll(
+                thread_id=other.id, assistant_id=quick.id, poll_interval_ms=0
+            )
+            return assistants, messages, run.status
+
+        assistants, messages, status = pool.submit(meanwhile).result(timeout=WAIT)
+        assert not blocked.done()  # the slow turn is still waiting at the gate
+        gate.open()
+        assert blocked.result(timeout=WAIT).status == "queued"
+
+    assert assistants == [quick.id, slow.id]
+    assert len(messages) == 1
+    assert status == "completed"
+    assert [r["status"] for r in emu.runs(busy.id)] == ["completed"]
+    assert emu.check_invariants() == []
+
+
+def test_a_cancel_during_a_slow_turn_ends_the_run_cancelled_and_drops_the_late_reply(
+    emu: Emulator, api: openai.OpenAI, slow_turn: tuple[str, Gate]
+) -> None:
+    name, gate = slow_turn
+    slow = api.beta.assistants.create(model="gpt-4o", name=name)
+    busy = api.beta.threads.create(messages=[{"role": "user", "content": "SLOW question"}])
+
+    with ThreadPoolExecutor(1) as pool:
+        blocked = start_blocked_run(api, pool, gate, busy.id, slow.id)
+        run_id = emu.runs(busy.id)[0]["id"]
+        assert emu.runs(busy.id)[0]["status"] == "in_progress"
+        cancelling = api.beta.threads.runs.cancel(run_id, thread_id=busy.id)
+        cancelled = api.beta.threads.runs.retrieve(run_id, thread_id=busy.id)
+        gate.open()
+        blocked.result(timeout=WAIT)
+
+    assert (cancelling.status, cancelled.status) == ("cancelling", "cancelled")
+    [stored] = emu.runs(busy.id)
+    assert stored["status"] == "cancelled"
+    assert stored["usage"]["total_tokens"] == 0
+    assert [m["role"] for m in emu.messages(busy.id)] == ["user"]  # no late reply
+    assert emu.steps(run_id) == []
+    assert emu.truncation(run_id) == []
+    assert emu.check_invariants() == []
+    # the thread is free again, and its next run answers
+    run = api.beta.threads.runs.create_and_poll(
+        thread_id=busy.id, assistant_id=slow.id, poll_interval_ms=0
+    )
+    assert run.status == "completed"
+
+
+def test_fifty_creates_racing_a_model_turn_on_one_thread_make_one_run(
+    emu: Emulator, sdk: openai.OpenAI, eager_switching: None
+) -> None:
+    """The winner's turn runs without the store lock while the others race: still one run."""
+    gate = Gate()
+    emu.respond_with(lambda context: gate.through() or reply.text("done"))
+    assistant = sdk.beta.assistants.create(model="gpt-4o")
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
+
+    refused: list[openai.BadRequestError] = []
+    all_refused = threading.Event()
+
+    def create_run(_: int) -> str | openai.BadRequestError:
+        try:
+            return sdk.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id).id
+        except openai.BadRequestError as error:
+            refused.append(error)
+            if len(refused) == 49:
+                all_refused.set()
+            return error
+
+    with ThreadPoolExecutor(1) as pool:
+        racing = pool.submit(in_threads, 50, create_run)
+        assert gate.reached.wait(WAIT)
+        assert all_refused.wait(WAIT)  # while the winner's turn waits at the gate
+        gate.open()
+        outcomes = racing.result(timeout=WAIT * 3)
+
+    [winner] = [o for o in outcomes if isinstance(o, str)]
+    assert sum(isinstance(o, openai.BadRequestError) for o in outcomes) == 49
+    assert [(r["id"], r["status"]) for r in emu.runs(thread.id)] == [(winner, "completed")]
+    assert emu.check_invariants() == []

@@ -9,14 +9,13 @@ views and maintenance the facade and snapshots need. A new resource is a module 
 
 from __future__ import annotations
 
-import threading
-
 from ..engine.runs import RunEngine
 from ..engine.truncation import TruncationReport
 from ..engine.turn import ResponderError
 from ..retrieval.library import Library
 from ..state.clock import Clock, FrozenClock
 from ..state.ids import IdGenerator
+from ..state.lock import StoreLock
 from ..state.settings import Settings
 from ..state.store import Store, clone
 from ..wire.objects import Obj
@@ -67,8 +66,9 @@ class Backend:
         self._scopes: dict[str | None, Scope] = {}
 
     @property
-    def lock(self) -> threading.RLock:
-        """Held around each operation and its rendering (reentrant)."""
+    def lock(self) -> StoreLock:
+        """Held around each operation and its rendering (reentrant); a model turn steps out of
+        it for its slow parts (see `engine.runs`)."""
         return self.store.lock
 
     def scoped(self, owner: str | None) -> Scope:

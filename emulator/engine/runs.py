@@ -11,11 +11,25 @@ one transition per read of its stream, until the run rests (`stream`).
 
 The model turn itself (prompt, responder, reply, usage) is `turn.ModelTurn`; the engine is built
 from the store, the clock, the id generator and the settings, and never sees HTTP.
+
+Locking: callers hold the store-wide lock (`state.lock.StoreLock`) around every operation, so
+each request sees and leaves a consistent state. A model turn is computed, then committed: its
+inputs are copied under the lock (`ModelTurn.start`), its slow parts (token counting and
+truncation, the responder, a forwarded upstream's answer) run with the lock released
+(`StoreLock.released`), and its writes (steps, messages, usage, the run's next status) happen
+under the lock again, only if the run is still the stored one, still `in_progress`, not expired,
+and still this turn's (`turning`). Otherwise the turn is dropped and the run follows what
+happened meanwhile: a cancel during a turn ends the run `cancelled` and the late reply leaves no
+trace. So a slow run on one thread never blocks requests about other objects. A request that
+finds a run's turn already being taken elsewhere leaves it `in_progress` (a stream waits for it).
+The active-run rule stays race-free: a run's creation checks and claims its thread without
+letting go of the lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Generator, Iterator
 
 from ..state.clock import Clock
 from ..state.ids import IdGenerator
@@ -33,12 +47,15 @@ from .turn import (
     ActionRequired,
     Ending,
     ModelTurn,
+    Outcome,
     ResponderError,
     RunState,
+    Turn,
     complete_step,
     vector_store_ids,
 )
 
+log = logging.getLogger("emulator")
 EXPIRABLE = frozenset({"queued", "in_progress", "requires_action"})
 
 
@@ -82,6 +99,7 @@ class RunEngine:
         self.ids = ids
         self.settings = settings
         self.states: dict[str, RunState] = {}
+        self.turning: dict[str, Turn] = {}  # runs whose model turn is being computed, by id
         self.turns = ModelTurn(store, clock, ids, settings, knowledge)
         self.streams = Streams(store.lock)
         subscribe = getattr(clock, "subscribe", None)
@@ -99,6 +117,7 @@ class RunEngine:
 
     def clear(self) -> None:
         self.states.clear()
+        self.turning.clear()
         self.turns.clear()
         self.streams.clear()
 
@@ -241,20 +260,44 @@ class RunEngine:
         run rests (`requires_action` or terminal). Transitions other requests cause meanwhile
         (a cancel, a GET) join this stream, so a client that cancels while handling an event
         reads `thread.run.cancelling` and `thread.run.cancelled` next. A model turn is one
-        transition: its message and deltas are written at once. The stream also ends (with
-        `done`) when it cannot move on by itself: its run is held, or its thread was deleted.
+        transition; when the responder can stream (`stream(context)`, as `forward` can), its
+        text and tool-call argument deltas are sent as the model produces them, else the
+        message and its deltas are written at once. The stream also ends (with `done`) when it
+        cannot move on by itself: its run is held, or its thread was deleted.
         """
         return self.streams.follow(
             run_id, events, lambda: self._stream_step(thread_id, run_id, events)
         )
 
-    def _stream_step(self, thread_id: str, run_id: str, events: Events) -> None:
-        runs = self.store.runs.get(thread_id)
-        run = runs.get(run_id) if runs is not None else None
-        if events.rested or run is None or run["status"] in RESTING:
+    def _stream_step(
+        self, thread_id: str, run_id: str, events: Events
+    ) -> Generator[None, None, None]:
+        """One transition of a streamed run; yields (without the lock) when it has live deltas
+        to send."""
+        with self.store.lock:
+            runs = self.store.runs.get(thread_id)
+            run = runs.get(run_id) if runs is not None else None
+            if events.rested or run is None or run["status"] in RESTING:
+                return
+            if self._expire_if_due(run, events) or self._held(run):
+                return
+            other = self.turning.get(run_id)
+            if run["status"] != "in_progress" or other is not None:
+                turn = None
+                if other is None:
+                    self._transition(run, events)
+            else:
+                turn = self._start_turn(run, events, live=True)
+        if other is not None:
+            other.done.wait()  # another request takes this turn; its writes join this stream
             return
-        if not self._expire_if_due(run, events) and not self._held(run):
-            self._transition(run, events)
+        if turn is None:
+            return
+        try:
+            yield from self.turns.compute(turn, events, self._current)
+        finally:
+            with self.store.lock:
+                self._end_turn(turn, events)
 
     def _clock_moved(self, latest: int) -> None:
         """The clock showed `latest`: every run whose deadline it passed expires now, so that
@@ -277,27 +320,85 @@ class RunEngine:
 
     def _advance(self, run: Obj, events: Events, *, until_resting: bool) -> None:
         while run["status"] not in RESTING and not self._held(run):
-            self._transition(run, events)
-            if not until_resting:
+            if not self._transition(run, events) or not until_resting:
                 return
 
-    def _transition(self, run: Obj, events: Events) -> None:
+    def _transition(self, run: Obj, events: Events) -> bool:
+        """Move the run one status on; False when it cannot (its turn is being taken elsewhere,
+        or the turn found it gone)."""
         status = run["status"]
         if status == "queued":
             run["status"] = "in_progress"
             run["started_at"] = self.clock.now()
             events("thread.run.in_progress", run)
         elif status == "in_progress":
-            outcome = self.turns.take(run, self.states[run["id"]], events)
-            if isinstance(outcome, ActionRequired):
-                run["status"] = "requires_action"
-                run["required_action"] = shapes.required_action(outcome.calls)
-                events("thread.run.requires_action", run)
-            elif isinstance(outcome, Ending):
-                self._finish(run, outcome, events)
-            # a Continue leaves the run in_progress: its next transition takes the next turn
+            return self._take_turn(run, events)
         elif status == "cancelling":
             self._finish(run, Ending("cancelled"), events)
+        return True
+
+    # --- model turns: computed without the lock, committed with it -----------------------
+
+    def _take_turn(self, run: Obj, events: Events) -> bool:
+        if run["id"] in self.turning or run["id"] not in self.states:
+            return False
+        turn = self._start_turn(run, events, live=False)
+        if turn is None:
+            return True
+        try:
+            with self.store.lock.released():
+                for _ in self.turns.compute(turn, events, self._current):
+                    pass  # only live turns yield
+        finally:
+            self._end_turn(turn, events)
+        return self._current_run(turn)
+
+    def _start_turn(self, run: Obj, events: Events, *, live: bool) -> Turn | None:
+        """Under the lock: the turn's inputs, or None when it ended at once (outcome applied)."""
+        started = self.turns.start(run, self.states[run["id"]], live=live)
+        if not isinstance(started, Turn):
+            self._apply(run, started, events)
+            return None
+        self.turning[run["id"]] = started
+        return started
+
+    def _end_turn(self, turn: Turn, events: Events) -> None:
+        """Under the lock again: write the turn if its run is as the turn left it, else drop it
+        (the run was cancelled, expired, reset, reloaded or its thread deleted meanwhile)."""
+        current = self._current(turn)
+        if self.turning.get(turn.run["id"]) is turn:
+            del self.turning[turn.run["id"]]
+        turn.done.set()
+        self.turns.check_in(turn)
+        if not current or (turn.answer is None and turn.outcome is None):
+            log.info("run %s moved on during its model turn: the turn is dropped", turn.run["id"])
+            return
+        if self._expire_if_due(turn.run, events):
+            return
+        self._apply(turn.run, self.turns.commit(turn, events), events)
+
+    def _current(self, turn: Turn) -> bool:
+        """Whether the run is still where its turn found it: stored, `in_progress`, this turn's."""
+        run_id = turn.run["id"]
+        return (
+            self.turning.get(run_id) is turn
+            and self.states.get(run_id) is turn.state
+            and self._current_run(turn)
+            and turn.run["status"] == "in_progress"
+        )
+
+    def _current_run(self, turn: Turn) -> bool:
+        runs = self.store.runs.get(turn.run["thread_id"])
+        return runs is not None and runs.get(turn.run["id"]) is turn.run
+
+    def _apply(self, run: Obj, outcome: Outcome, events: Events) -> None:
+        if isinstance(outcome, ActionRequired):
+            run["status"] = "requires_action"
+            run["required_action"] = shapes.required_action(outcome.calls)
+            events("thread.run.requires_action", run)
+        elif isinstance(outcome, Ending):
+            self._finish(run, outcome, events)
+        # a Continue leaves the run in_progress: its next transition takes the next turn
 
     # --- client actions on a run ---------------------------------------------------------
 

@@ -9,9 +9,9 @@ until the run rests (`requires_action` or terminal).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
+from ..state.lock import StoreLock
 from ..state.store import TERMINAL_RUN_STATUSES
 from ..wire.objects import Obj
 from ..wire.render import compact_json
@@ -42,9 +42,9 @@ class Events:
 
 
 class Streams:
-    """The open streams, by the id of the run each follows. Callers hold the store lock."""
+    """The open streams, by the id of the run each follows."""
 
-    def __init__(self, lock: threading.RLock) -> None:
+    def __init__(self, lock: StoreLock) -> None:
         self._lock = lock
         self._open: dict[str, Events] = {}
 
@@ -56,28 +56,52 @@ class Streams:
         stream = self._open.get(run_id)
         return stream if stream is not None and not stream.rested else events
 
-    def follow(self, run_id: str, events: Events, step: Callable[[], None]) -> Iterator[Frame]:
+    def follow(
+        self, run_id: str, events: Events, step: Callable[[], Generator[None, None, None]]
+    ) -> Iterator[Frame]:
         """The frames of a streamed request, produced as the client reads them.
 
         First what the request itself produced, then what `step` (one transition) adds, once per
-        read, until it adds nothing. Transitions other requests cause meanwhile (a cancel, a GET)
-        join this stream, as `sink` sends them here.
+        read, until it adds nothing. `step` takes the lock itself and yields, without it, when
+        it has frames to send before it is done (a model's deltas as they come). Transitions
+        other requests cause meanwhile (a cancel, a GET) join this stream, as `sink` sends them
+        here.
         """
         with self._lock:
             self._open[run_id] = events
         return self._frames(run_id, events, step)
 
-    def _frames(self, run_id: str, events: Events, step: Callable[[], None]) -> Iterator[Frame]:
+    def _frames(
+        self, run_id: str, events: Events, step: Callable[[], Generator[None, None, None]]
+    ) -> Iterator[Frame]:
         try:
             while True:
                 with self._lock:
-                    if not events.frames and self._open.get(run_id) is events:
-                        step()
                     frames, events.frames = events.frames, []
-                if not frames:
+                    following = self._open.get(run_id) is events
+                if frames:
+                    yield from frames
+                    continue
+                if not following:
                     return
-                yield from frames
+                moved = False
+                steps = step()
+                try:
+                    for _ in steps:
+                        frames = self._take(events)
+                        moved = moved or bool(frames)
+                        yield from frames
+                finally:
+                    steps.close()
+                with self._lock:
+                    if not moved and not events.frames:
+                        return
         finally:
             with self._lock:
                 if self._open.get(run_id) is events:
                     del self._open[run_id]
+
+    def _take(self, events: Events) -> list[Frame]:
+        with self._lock:
+            frames, events.frames = events.frames, []
+        return frames

@@ -375,15 +375,20 @@ class PromptIndex:
         Ids are unique and keep their order, so the beginning is unchanged when the last known id
         is still where it was; after a delete the index forgets from the first difference on.
         """
+        size = self.matching(ids)
+        self.cut(size)
+        for i in range(size, len(ids)):
+            self.append(read(ids[i]))
+
+    def matching(self, ids: Sequence[str]) -> int:
+        """How many of the index's messages are the first of ``ids`` (the rest is new)."""
         size = len(self._ids)
         if size > len(ids) or (size and ids[size - 1] != self._ids[-1]):
             size = next(
                 (i for i, (old, new) in enumerate(zip(self._ids, ids, strict=False)) if old != new),
                 min(size, len(ids)),
             )
-            self.cut(size)
-        for i in range(size, len(ids)):
-            self.append(read(ids[i]))
+        return size
 
     # --- what truncate() reads (_Source) -------------------------------------------------
 

@@ -23,8 +23,9 @@ A turn never changes the run's status itself: it returns the outcome (`Ending`,
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..retrieval.search import SearchResult, file_search_result
@@ -43,6 +44,7 @@ from .responders import (
     ContextMessage,
     FileSearchCall,
     OutputFileRef,
+    Responder,
     RunContext,
     ToolResult,
     as_reply,
@@ -50,6 +52,7 @@ from .responders import (
 from .stream import Events
 from .tokens import TokenCounter, fixed_prompt_tokens
 from .truncation import PromptIndex, PromptMessage, TruncationReport, TruncationStrategy, truncate
+from .upstream import CallDelta, TextDelta
 
 log = logging.getLogger("emulator")
 IMAGE_TEXT = "[image]"
@@ -108,6 +111,50 @@ class Continue:
 
 
 Outcome = Ending | ActionRequired | Continue
+
+
+@dataclass
+class LiveHead:
+    """What a live turn announced before its reply was whole: its step, its message (a text
+    reply) or its calls by the upstream's index (tool calls)."""
+
+    step_id: str
+    created_at: int
+    message_id: str | None = None
+    texts: int = 0
+    calls: dict[int, Obj] = field(default_factory=dict)
+
+
+@dataclass
+class Turn:
+    """One model turn: read under the store lock (`ModelTurn.start`), computed outside it
+    (`ModelTurn.compute`, on copies), then written under the lock (`ModelTurn.commit`) when its
+    run is still where the turn found it."""
+
+    run: Obj  # the stored run: the commit checks it is still the one, still in_progress
+    state: RunState
+    seen: RunState  # copies of what the computation reads
+    view: Obj
+    assistant: Obj
+    thread: Obj
+    info: ModelInfo
+    counter: TokenCounter
+    responder: Responder
+    index_key: tuple[str, int]
+    index: PromptIndex
+    message_ids: list[str]
+    fresh: dict[str, PromptMessage]
+    stores: list[str]
+    has_files: bool
+    live: bool
+    # what the computation found
+    report: TruncationReport | None = None
+    outcome: Outcome | None = None  # an end without a reply (counting failed, no room, error)
+    answer: reply.Reply | None = None
+    error: Exception | None = None
+    asked: bool = False  # the responder was asked
+    head: LiveHead | None = None
+    done: threading.Event = field(default_factory=threading.Event)  # set once it is over
 
 
 def vector_store_ids(assistant: Obj, thread: Obj | None) -> list[str]:
@@ -203,75 +250,155 @@ class ModelTurn:
 
     # --- the turn ------------------------------------------------------------------------
 
-    def take(self, run: Obj, state: RunState, events: Events) -> Outcome:
-        """Build the prompt, ask the responder, write its reply; the outcome for the run."""
+    def start(self, run: Obj, state: RunState, *, live: bool = False) -> Turn | Outcome:
+        """Read what the turn needs, under the store lock: copies, and the thread's prompt index
+        checked out of the cache (no other turn counts with it meanwhile). An `Outcome` when
+        the turn ends before it starts (no assistant, no counter)."""
         assistant = self.store.assistants.get(run["assistant_id"])
         if assistant is None:
             return failed("server_error", f"No assistant found with id '{run['assistant_id']}'.")
         info = self.settings.models.get(run["model"])
         try:
             counter = self.settings.counter_for(info)
-            report = self.truncation_for(run, state, info, counter)
         except Exception as error:  # a plugged-in counter is user code too
-            self.responder_errors.append(ResponderError(run["id"], error))
-            log.error("token counting failed run %s: %r", run["id"], error, exc_info=error)
-            return failed("server_error", f"{type(error).__name__}: {error}")
-        state.reports.append(report)
-        # The run's own tool calls and outputs are not thread messages: if they do not fit what
-        # is left of the budget, the run cannot go on (issue 11 point 4).
-        own = {result.call_id for result in state.tool_results}
-        if not report.fits or not own.isdisjoint(report.dropped_ids):
-            if run["max_prompt_tokens"] is not None:
-                return Ending("incomplete", reason="max_prompt_tokens")
-            needs = "The prompt needs" if not report.fits else "The run's tool outputs need"
-            return failed(
-                "invalid_prompt",
-                f"{needs} more tokens than model '{run['model']}' accepts "
-                f"({report.prompt_tokens} of {report.budget}).",
-            )
+            return self._counting_failed(run["id"], error)
         thread = self.store.threads.get(run["thread_id"])
         stores = vector_store_ids(assistant, thread)
         searching = any(tool["type"] == "file_search" for tool in run["tools"])
         if searching and state.turn == 0 and self.settings.progress == "resting":
             self.knowledge.finish_ingestion(thread_store_ids(thread))  # a run waits for these
-        context = RunContext(
+        key = (run["thread_id"], id(counter))
+        index = self.prompt_indexes.pop(key, None)
+        if index is None or index.counter is not counter:
+            index = PromptIndex(counter)
+        messages = self.store.messages[run["thread_id"]]
+        ids = list(messages.ids())
+        fresh = {i: prompt_message(_stored(messages.get(i))) for i in ids[index.matching(ids) :]}
+        return Turn(
+            run=run,
+            state=state,
+            seen=replace(
+                state,
+                tool_results=list(state.tool_results),
+                searches=list(state.searches),
+                code_calls=list(state.code_calls),
+                reports=[],
+            ),
+            view=clone(run),
             assistant=clone(assistant),
             thread=clone(thread or {}),
-            run=clone(run),
-            messages=self._context_messages(report),
-            tool_outputs=tuple(state.tool_results),
-            new_tool_outputs=tuple(
-                state.tool_results[len(state.tool_results) - state.new_results :]
-            ),
-            truncation=report,
-            turn=state.turn,
-            vector_store_ids=tuple(stores),
+            info=info,
+            counter=counter,
+            responder=self.settings.responder_for(assistant),
+            index_key=key,
+            index=index,
+            message_ids=ids,
+            fresh=fresh,
+            stores=stores,
             has_files=searching and self.knowledge.has_files(stores),
-            file_searches=tuple(_file_search_call(s) for s in state.searches),
-            code_interpreter_calls=tuple(_code_call(c) for c in state.code_calls),
+            live=live,
         )
-        state.turn += 1
-        responder = self.settings.responder_for(assistant)
+
+    def compute(
+        self, turn: Turn, events: Events, current: Callable[[Turn], bool]
+    ) -> Iterator[None]:
+        """The turn's slow parts, outside the store lock: counting, truncation, the responder.
+
+        A live turn (a streamed run whose responder has `stream(context)`) writes each delta to
+        `events` as the model produces it, under the lock and while `current(turn)` holds, and
+        yields so the stream can send it; when the run changed meanwhile (a cancel, say) it
+        closes the responder's stream and stops. Other turns never yield.
+        """
+        run, seen = turn.view, turn.seen
         try:
-            answer = as_reply(responder(context))
+            turn.index.sync(turn.message_ids, turn.fresh.__getitem__)
+            report = self.truncation_for(run, seen, turn.info, turn.counter, index=turn.index)
+        except Exception as error:  # a plugged-in counter is user code too
+            turn.error = error
+            turn.outcome = self._counting_failed(run["id"], error, record=False)
+            return
+        turn.report = report
+        # The run's own tool calls and outputs are not thread messages: if they do not fit what
+        # is left of the budget, the run cannot go on (issue 11 point 4).
+        own = {result.call_id for result in seen.tool_results}
+        if not report.fits or not own.isdisjoint(report.dropped_ids):
+            if run["max_prompt_tokens"] is not None:
+                turn.outcome = Ending("incomplete", reason="max_prompt_tokens")
+            else:
+                needs = "The prompt needs" if not report.fits else "The run's tool outputs need"
+                turn.outcome = failed(
+                    "invalid_prompt",
+                    f"{needs} more tokens than model '{run['model']}' accepts "
+                    f"({report.prompt_tokens} of {report.budget}).",
+                )
+            return
+        context = RunContext(
+            assistant=turn.assistant,
+            thread=turn.thread,
+            run=run,
+            messages=self._context_messages(report),
+            tool_outputs=tuple(seen.tool_results),
+            new_tool_outputs=tuple(seen.tool_results[len(seen.tool_results) - seen.new_results :]),
+            truncation=report,
+            turn=seen.turn,
+            vector_store_ids=tuple(turn.stores),
+            has_files=turn.has_files,
+            file_searches=tuple(_file_search_call(s) for s in seen.searches),
+            code_interpreter_calls=tuple(_code_call(c) for c in seen.code_calls),
+        )
+        turn.asked = True
+        try:
+            streaming = getattr(turn.responder, "stream", None) if turn.live else None
+            if streaming is not None:
+                deltas = streaming(context)
+                for delta in _closing(iter(deltas)):
+                    with self.store.lock:
+                        if not current(turn):
+                            return  # the run moved on without this turn: stop the model
+                        self._announce(turn, delta, events)
+                    yield
+                answer = as_reply(deltas.reply)
+            else:
+                answer = as_reply(turn.responder(context))
             if isinstance(answer, reply.ToolCalls):
                 _check_calls(run, answer)
             elif isinstance(answer, reply.FileSearch | reply.CodeInterpreter):
-                _check_builtin(run, state, answer)
+                _check_builtin(run, seen, answer)
             elif isinstance(answer, reply.Text):
-                answer = _resolve_files(answer, state)
+                answer = _resolve_files(answer, seen)
             self._check_chunker(answer)
         except Exception as error:  # a user's responder must never break the emulator
-            self.responder_errors.append(ResponderError(run["id"], error))
             log.error("responder failed run %s: %r", run["id"], error, exc_info=error)
-            return failed("server_error", f"{type(error).__name__}: {error}")
-        prompt_tokens = report.prompt_tokens
+            turn.error = error
+            turn.outcome = failed("server_error", f"{type(error).__name__}: {error}")
+            return
+        turn.answer = answer
+
+    def check_in(self, turn: Turn) -> None:
+        """Put the turn's prompt index back in the cache (unless its thread is gone)."""
+        if turn.index_key[0] in self.store.threads:
+            self.prompt_indexes.setdefault(turn.index_key, turn.index)
+
+    def commit(self, turn: Turn, events: Events) -> Outcome:
+        """Write a computed turn, under the store lock: its reply, usage and report."""
+        run, state = turn.run, turn.state
+        if turn.report is not None:
+            state.reports.append(turn.report)
+        if turn.asked:
+            state.turn += 1
+        if turn.error is not None:
+            self.responder_errors.append(ResponderError(run["id"], turn.error))
+        if turn.outcome is not None:
+            return turn.outcome
+        answer, counter, head = turn.answer, turn.counter, turn.head
+        assert answer is not None and turn.report is not None
+        prompt_tokens = turn.report.prompt_tokens
         if isinstance(answer, reply.Text):
-            return self._answer_text(run, state, answer, prompt_tokens, counter, events)
+            return self._answer_text(run, state, answer, prompt_tokens, counter, events, head)
         if isinstance(answer, reply.ToolCalls):
-            return self._answer_tool_calls(run, state, answer, prompt_tokens, counter, events)
+            return self._answer_tool_calls(run, state, answer, prompt_tokens, counter, events, head)
         if isinstance(answer, reply.FileSearch):
-            return self._search(run, state, answer, stores, prompt_tokens, counter, events)
+            return self._search(run, state, answer, turn.stores, prompt_tokens, counter, events)
         if isinstance(answer, reply.CodeInterpreter):
             return self._interpret(run, state, answer, prompt_tokens, counter, events)
         if isinstance(answer, reply.Failure):
@@ -280,19 +407,90 @@ class ModelTurn:
             written = counter.count(answer.text)
             _add_usage(state, prompt_tokens, written)
             self._write_message(
-                run, answer.text, (), (prompt_tokens, written), events, complete=False
+                run,
+                answer.text,
+                (),
+                (prompt_tokens, written),
+                events,
+                complete=False,
+                head=_head(head, "message"),
             )
         return Ending("incomplete", reason=answer.reason)
+
+    def _counting_failed(self, run_id: str, error: Exception, *, record: bool = True) -> Ending:
+        if record:
+            self.responder_errors.append(ResponderError(run_id, error))
+        log.error("token counting failed run %s: %r", run_id, error, exc_info=error)
+        return failed("server_error", f"{type(error).__name__}: {error}")
+
+    # --- deltas as the model produces them -----------------------------------------------
+
+    def _announce(self, turn: Turn, delta: object, events: Events) -> None:
+        """Send one delta of a live turn; its step (and message) are announced with the first.
+
+        The objects are stored when the turn is written, with the ids announced here (drawn in
+        the order a turn that is not streamed draws them); a turn dropped meanwhile stores none.
+        """
+        head = turn.head
+        if head is None:
+            now, run = self.clock.now(), turn.run
+            if isinstance(delta, TextDelta):
+                message_id = self.ids.new("msg")
+                details = shapes.message_creation(message_id)
+            else:
+                message_id, details = None, shapes.tool_calls_details()
+            step = objects.step(self.ids.new("step"), now, run=run, step_details=details)
+            head = turn.head = LiveHead(step["id"], now, message_id)
+            events("thread.run.step.created", step)
+            events("thread.run.step.in_progress", step)
+            if message_id is not None:
+                message = _assistant_message(message_id, now, run)
+                events("thread.message.created", message)
+                events("thread.message.in_progress", message)
+        if isinstance(delta, TextDelta) and head.message_id is not None and delta.text:
+            text: Obj = {"value": delta.text}
+            if not head.texts:
+                text["annotations"] = []
+            head.texts += 1
+            part = {"index": 0, "type": "text", "text": text}
+            events(
+                "thread.message.delta",
+                {
+                    "id": head.message_id,
+                    "object": "thread.message.delta",
+                    "delta": {"content": [part]},
+                },
+            )
+        elif isinstance(delta, CallDelta) and head.message_id is None:
+            call = head.calls.get(delta.index)
+            position = len(head.calls)
+            pieces = [delta.arguments] if delta.arguments else []
+            if call is None:
+                call_id = delta.id or self.ids.new("call")
+                call = head.calls[delta.index] = shapes.function_call(call_id, delta.name or "", "")
+                deltas = list(shapes.call_deltas(head.step_id, position, call, pieces))
+            else:
+                position = list(head.calls).index(delta.index)
+                deltas = list(shapes.call_deltas(head.step_id, position, call, pieces))[1:]
+            for data in deltas:
+                events("thread.run.step.delta", data)
 
     # --- the prompt ----------------------------------------------------------------------
 
     def truncation_for(
-        self, run: Obj, state: RunState, info: ModelInfo, counter: TokenCounter
+        self,
+        run: Obj,
+        state: RunState,
+        info: ModelInfo,
+        counter: TokenCounter,
+        *,
+        index: PromptIndex | None = None,
     ) -> TruncationReport:
         """Which messages the model sees on this turn, within the run's token budget.
 
         The budget is the model's (ModelInfo.prompt_budget) and, with ``max_prompt_tokens``,
         what the run's earlier turns left of it. The run's tool exchanges follow the thread.
+        `index`: the thread's prompt index, already in step (default: synced from the store).
         """
         budget = info.prompt_budget(run["max_completion_tokens"])
         if run["max_prompt_tokens"] is not None:
@@ -308,7 +506,7 @@ class ModelTurn:
             TruncationStrategy() if last is None else TruncationStrategy("last_messages", last)
         )
         return truncate(
-            self._prompt_index(run["thread_id"], counter),
+            index if index is not None else self._prompt_index(run["thread_id"], counter),
             counter=counter,
             budget=budget,
             fixed_tokens=fixed_prompt_tokens(counter, run["instructions"], run["tools"]),
@@ -357,7 +555,9 @@ class ModelTurn:
         prompt_tokens: int,
         counter: TokenCounter,
         events: Events,
+        head: LiveHead | None = None,
     ) -> Ending:
+        head = _head(head, "message")
         tokens = counter.count(answer.value)
         remaining = _remaining_completion(run, state)
         if remaining is not None and tokens > remaining:
@@ -366,7 +566,14 @@ class ModelTurn:
             _add_usage(state, prompt_tokens, used)
             pieces = _prefix_chunks(answer.chunks or self._split(answer.value), cut)
             self._write_message(
-                run, cut, (), (prompt_tokens, used), events, complete=False, chunks=pieces
+                run,
+                cut,
+                (),
+                (prompt_tokens, used),
+                events,
+                complete=False,
+                chunks=pieces,
+                head=head,
             )
             return Ending("incomplete", reason="max_completion_tokens")
         _add_usage(state, prompt_tokens, tokens)
@@ -379,6 +586,7 @@ class ModelTurn:
             complete=True,
             chunks=answer.chunks,
             image_files=answer.image_files,
+            head=head,
         )
         return Ending("completed")
 
@@ -393,32 +601,30 @@ class ModelTurn:
         complete: bool,
         chunks: Sequence[str] | None = None,
         image_files: Sequence[str] = (),
+        head: LiveHead | None = None,
     ) -> None:
         """A `message_creation` step and its assistant message, streamed as deltas: its
-        `image_file` parts first, then its text."""
-        now = self.clock.now()
-        message_id = self.ids.new("msg")
-        step = objects.step(
-            self.ids.new("step"), now, run=run, step_details=shapes.message_creation(message_id)
-        )
+        `image_file` parts first, then its text. With a live `head`, the step, the message and
+        the text deltas were sent already, with its ids."""
+        if head is None:
+            now = self.clock.now()
+            message_id = self.ids.new("msg")
+            step_id = self.ids.new("step")
+        else:
+            now, step_id = head.created_at, head.step_id
+            assert head.message_id is not None
+            message_id = head.message_id
+        step = objects.step(step_id, now, run=run, step_details=shapes.message_creation(message_id))
         self.store.steps[run["id"]].add(step)
-        events("thread.run.step.created", step)
-        events("thread.run.step.in_progress", step)
-        message = objects.message(
-            message_id,
-            now,
-            thread_id=run["thread_id"],
-            role="assistant",
-            content=[],
-            assistant_id=run["assistant_id"],
-            run_id=run["id"],
-            status="in_progress",
-        )
+        message = _assistant_message(message_id, now, run)
         self.store.messages[run["thread_id"]].add(message)
-        events("thread.message.created", message)
-        events("thread.message.in_progress", message)
+        if head is None:
+            events("thread.run.step.created", step)
+            events("thread.run.step.in_progress", step)
+            events("thread.message.created", message)
+            events("thread.message.in_progress", message)
         images = [{"type": "image_file", "image_file": {"file_id": f}} for f in image_files]
-        if events.active:
+        if events.active and head is None:
             for index, part in enumerate(images):
                 events("thread.message.delta", shapes.image_file_delta(message_id, index, part))
             pieces = list(chunks) if chunks is not None else self._split_marked(value, annotations)
@@ -444,26 +650,34 @@ class ModelTurn:
         prompt_tokens: int,
         counter: TokenCounter,
         events: Events,
+        head: LiveHead | None = None,
     ) -> Outcome:
+        head = _head(head, "tool_calls")
         tokens = sum(counter.count(c.name) + counter.count(c.arguments) for c in answer.calls)
         remaining = _remaining_completion(run, state)
         if remaining is not None and tokens > remaining:  # no complete call: no step, no usage
             return Ending("incomplete", reason="max_completion_tokens")
         _add_usage(state, prompt_tokens, tokens)
         step = objects.step(
-            self.ids.new("step"),
-            self.clock.now(),
+            self.ids.new("step") if head is None else head.step_id,
+            self.clock.now() if head is None else head.created_at,
             run=run,
             step_details=shapes.tool_calls_details(),
         )
         self.store.steps[run["id"]].add(step)
-        events("thread.run.step.created", step)
-        events("thread.run.step.in_progress", step)
+        if head is None:
+            events("thread.run.step.created", step)
+            events("thread.run.step.in_progress", step)
+        announced = [c["id"] for _, c in sorted(head.calls.items())] if head is not None else []
         calls = [
-            shapes.function_call(call.id or self.ids.new("call"), call.name, call.arguments)
-            for call in answer.calls
+            shapes.function_call(
+                call.id or (announced[n] if n < len(announced) else self.ids.new("call")),
+                call.name,
+                call.arguments,
+            )
+            for n, call in enumerate(answer.calls)
         ]
-        if events.active:
+        if events.active and head is None:
             for index, call in enumerate(calls):
                 pieces = self._split(call["function"]["arguments"])
                 for delta in shapes.call_deltas(step["id"], index, call, pieces):
@@ -730,3 +944,38 @@ def _add_usage(state: RunState, prompt: int, completion: int) -> None:
 def _remaining_completion(run: Obj, state: RunState) -> int | None:
     limit = run["max_completion_tokens"]
     return None if limit is None else max(limit - state.completion_tokens, 0)
+
+
+def _head(head: LiveHead | None, kind: str) -> LiveHead | None:
+    """The live head a reply of this kind continues (a text's message, calls' step), if any."""
+    if head is None or (head.message_id is not None) != (kind == "message"):
+        return None
+    return head
+
+
+def _assistant_message(message_id: str, now: int, run: Obj) -> Obj:
+    return objects.message(
+        message_id,
+        now,
+        thread_id=run["thread_id"],
+        role="assistant",
+        content=[],
+        assistant_id=run["assistant_id"],
+        run_id=run["id"],
+        status="in_progress",
+    )
+
+
+def _stored(message: Obj | None) -> Obj:
+    assert message is not None
+    return message
+
+
+def _closing(deltas: Iterator[object]) -> Iterator[object]:
+    """The deltas; closing this closes the responder's stream too (its upstream response)."""
+    try:
+        yield from deltas
+    finally:
+        close = getattr(deltas, "close", None)
+        if close is not None:
+            close()

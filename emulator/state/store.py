@@ -7,11 +7,11 @@ a copy and snapshots are JSON. Invariants that span objects are checked by `chec
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar, cast
 
 from ..wire.objects import Obj, Page
+from .lock import StoreLock
 
 Order = Literal["asc", "desc"]
 T = TypeVar("T")
@@ -141,7 +141,7 @@ class Store:
     """Every object the emulator holds. Engine code takes `lock` around each operation."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        self.lock = StoreLock()
         self.clear()
 
     def clear(self) -> None:
