@@ -314,8 +314,16 @@ def test_log_lines_escape_control_characters() -> None:
 def test_a_path_cannot_forge_a_log_line(
     server: ThreadedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="emulator.server"):
-        httpx.get(f"{server.url}/v1/assistants%0D%0A1.2.3.4%20%22GET%20/v1/x%22%20200")
+    logged = threading.Event()
+    handler = logging.Handler()  # after caplog's on the root logger: set once caplog has it
+    handler.emit = lambda record: logged.set() if record.name == "emulator.server" else None  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="emulator.server"):
+            httpx.get(f"{server.url}/v1/assistants%0D%0A1.2.3.4%20%22GET%20/v1/x%22%20200")
+            assert logged.wait(timeout=10)  # the line is written just after the answer is sent
+    finally:
+        logging.getLogger().removeHandler(handler)
 
     (line,) = [r.getMessage() for r in caplog.records if r.name == "emulator.server"]
     assert "\r" not in line and "\n" not in line

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -31,7 +29,9 @@ from ..engine.responders import Responder, from_script
 from ..engine.truncation import TruncationReport
 from ..state.clock import Clock
 from ..state.settings import HoldStatus
+from ..state.snapshot import MAX_DEPTH as MAX_SNAPSHOT_DEPTH
 from ..state.store import TERMINAL_RUN_STATUSES
+from ..wire import decode
 from ..wire.errors import (
     APIError,
     InvalidRequestError,
@@ -493,25 +493,14 @@ def decode_json(raw: bytes) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except RecursionError:
+        return decode.loads(raw, max_depth=MAX_SNAPSHOT_DEPTH)
+    except decode.TooDeep:
         raise InvalidRequestError("Invalid body: JSON nested too deeply.") from None
-    except (ValueError, UnicodeDecodeError):
+    except decode.NotJSON:
         raise InvalidRequestError(
             "We could not parse the JSON body of your request. The control API expects a "
             "JSON payload, but what was sent was not valid JSON."
         ) from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
 
 
 def _json_headers() -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import math
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from ..engine.models import DEFAULT_MODELS, ModelInfo, ModelRegistry
 from ..engine.responders import ToolResult
 from ..engine.truncation import MessageAccount, TruncationReport
 from ..engine.turn import RunState
+from ..wire import decode
 from ..wire.objects import Obj
 from .settings import Settings
 from .snapshot_schema import SnapshotData
@@ -81,39 +81,11 @@ def validate(text: str) -> SnapshotData:
 
 def _decode(text: str) -> Any:
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except RecursionError:
+        return decode.loads(text, max_depth=MAX_DEPTH)
+    except decode.TooDeep:
         raise SnapshotError(f"malformed snapshot: nested more than {MAX_DEPTH} levels") from None
-    except ValueError as error:
+    except decode.NotJSON as error:
         raise SnapshotError(f"not valid JSON: {_one_line(error)}") from None
-    if not _shallow(data):
-        raise SnapshotError(f"malformed snapshot: nested more than {MAX_DEPTH} levels")
-    return data
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is out of range")
-    return value
-
-
-def _shallow(value: Any) -> bool:
-    """Whether decoded JSON nests at most `MAX_DEPTH` levels (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return False
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return True
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -4,7 +4,6 @@ real service's messages and limits, and the `Stream` answer of `stream: true` re
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pydantic import BaseModel
 
 from ...backend import ListQuery, Scope
 from ...engine.stream import Events, Frame
+from ...wire import decode
 from ...wire import requests as schemas
 from ...wire.errors import InvalidRequestError
 from ...wire.objects import Obj, Page
@@ -117,44 +117,19 @@ def _decode_json(raw: bytes) -> Any:
             code="request_too_large",
         )
     try:
-        data = json.loads(raw, parse_constant=_not_json)
-    except RecursionError:
-        raise _too_deep() from None
-    except (ValueError, UnicodeDecodeError):
+        return decode.loads(raw, max_depth=MAX_JSON_DEPTH)
+    except decode.TooDeep:
+        raise InvalidRequestError(
+            f"Invalid body: JSON nested more than {MAX_JSON_DEPTH} levels deep.",
+            code="invalid_value",
+        ) from None
+    except decode.NotJSON:
         raise InvalidRequestError(
             "We could not parse the JSON body of your request. (HINT: This likely means you "
             "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
             "but what was sent was not valid JSON. If you have trouble figuring out how to fix "
             "this, please contact us through our help center at help.openai.com.)"
         ) from None
-    if not _shallow(data):
-        raise _too_deep()
-    return data
-
-
-def _not_json(constant: str) -> Any:
-    """`NaN`, `Infinity` and `-Infinity` are not JSON (RFC 8259): the real parser refused them."""
-    raise ValueError(f"{constant} is not JSON")
-
-
-def _too_deep() -> InvalidRequestError:
-    return InvalidRequestError(
-        f"Invalid body: JSON nested more than {MAX_JSON_DEPTH} levels deep.", code="invalid_value"
-    )
-
-
-def _shallow(value: Any) -> bool:
-    """Whether decoded JSON nests at most `MAX_JSON_DEPTH` levels (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list) and item:
-            if depth > MAX_JSON_DEPTH:
-                return False
-            stack.extend((child, depth + 1) for child in item)
-    return True
 
 
 def parse_list_query(query: list[tuple[str, str]]) -> ListQuery:

@@ -1,0 +1,59 @@
+"""Strict JSON decoding, shared by request bodies, the control API and snapshots.
+
+RFC 8259 JSON only: `NaN`, `Infinity` and numbers beyond a float (`1e999`) are refused, as the
+real service's parser refused them (a body echoed back with them would be invalid JSON for
+strict clients), and nesting is limited and checked without recursion.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["NotJSON", "TooDeep", "loads"]
+
+
+class NotJSON(ValueError):
+    """The text is not strict JSON."""
+
+
+class TooDeep(ValueError):
+    """The JSON nests deeper than allowed."""
+
+
+def loads(raw: str | bytes, *, max_depth: int) -> Any:
+    """Decode strict JSON nesting at most `max_depth` levels (`NotJSON`, `TooDeep` otherwise)."""
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise TooDeep(f"nested more than {max_depth} levels") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise NotJSON(str(error)) from None
+    if not _shallow(data, max_depth):
+        raise TooDeep(f"nested more than {max_depth} levels")
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def _shallow(value: Any, max_depth: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list) and item:
+            if depth > max_depth:
+                return False
+            stack.extend((child, depth + 1) for child in item)
+    return True
