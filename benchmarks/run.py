@@ -4,9 +4,13 @@
     answered by the emulator as users run it (default client, intercepted), divided by the same
     SDK calls answered by a bare `MockTransport` replaying canned bodies: the SDK's own cost.
 (b) Fixture setup and teardown per test: `Emulator()` construction, `start()` and `stop()`.
-(c) Truncation figures, from `benchmarks/bench_truncation.py` when it is present.
+(c) Truncation figures, from `benchmarks/bench_truncation.py`.
 (d) Peak memory (tracemalloc) while 100,000 messages are stored.
-(e) With `--load`: the real server under 20 concurrent clients (`benchmarks/load.py`).
+(e) Retrieval: ingesting 1 MB of text against tiktoken's own encode, and a search over 1,000
+    chunks (`benchmarks/bench_retrieval.py`).
+(f) The forwarding responder's own cost per turn against a zero-latency upstream
+    (`benchmarks/bench_forward.py`).
+(g) With `--load`: the real server under 20 concurrent clients (`benchmarks/load.py`).
 
 Prints a table and writes JSON (`--out`, default `benchmarks/results.json`, gitignored).
 """
@@ -246,13 +250,13 @@ def measure_fixture(iterations: int) -> dict[str, Any]:
 # --- (c) truncation ---------------------------------------------------------------------------
 
 
-def measure_truncation() -> dict[str, Any]:
-    """Figures from `benchmarks/bench_truncation.py`, or why there are none."""
+def measure_module(name: str) -> dict[str, Any]:
+    """Figures from `benchmarks/<name>.py`'s `measure()`, or why there are none."""
     try:
-        bench_truncation = importlib.import_module("benchmarks.bench_truncation")
+        module = importlib.import_module(f"benchmarks.{name}")
     except ImportError as error:
-        return {"available": False, "note": f"benchmarks/bench_truncation.py not found ({error})"}
-    figures: dict[str, Any] = bench_truncation.measure()
+        return {"available": False, "note": f"benchmarks/{name}.py not found ({error})"}
+    figures: dict[str, Any] = module.measure()
     return {"available": True, **figures}
 
 
@@ -324,6 +328,20 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
+def _figures(title: str, figures: dict[str, Any]) -> list[str]:
+    """A section of figures from one of the `bench_*` modules, one row per number."""
+    lines = [title]
+    if not figures.get("available"):
+        return [*lines, f"  not measured: {figures['note']}"]
+    for key, value in _flatten("", {k: v for k, v in figures.items() if k != "available"}):
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        if len(shown) > 14:  # a note, not a figure
+            lines.append(f"  {key}: {shown}")
+        else:
+            lines.append(f"  {key:<50}{shown:>14}")
+    return lines
+
+
 def render_table(results: dict[str, Any]) -> str:
     w = results["workflow"]
     f = results["fixture"]
@@ -352,23 +370,17 @@ def render_table(results: dict[str, Any]) -> str:
         f"{'  start() + stop()':<52}{f['start_stop_ms']:>11.3f} ms",
         f"{'  setup + teardown':<52}{f['total_ms']:>11.3f} ms",
         f"{'  first setup + teardown in the process':<52}{f['first_ms']:>11.3f} ms",
-        "(c) truncation",
     ]
-    truncation = results["truncation"]
-    if not truncation.get("available"):
-        lines.append(f"  not measured: {truncation['note']}")
-    else:
-        for key, value in _flatten("", {k: v for k, v in truncation.items() if k != "available"}):
-            shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-            if len(shown) > 14:  # a note, not a figure
-                lines.append(f"  {key}: {shown}")
-            else:
-                lines.append(f"  {key:<50}{shown:>14}")
+    lines += _figures("(c) truncation", results["truncation"])
     lines += [
         f"(d) memory, {m['messages']:,} messages in {m['threads']:,} threads (tracemalloc)",
         f"{'  peak':<52}{m['peak_mb']:>11.1f} MB",
         f"{'  retained':<52}{m['retained_mb']:>11.1f} MB",
         f"{'  per message':<52}{m['bytes_per_message']:>12.0f} B",
+    ]
+    lines += _figures("(e) retrieval", results["retrieval"])
+    lines += _figures("(f) forwarding responder, per turn", results["forward"])
+    lines += [
         "-" * 66,
         f"benchmark wall time {results['wall_seconds']:.1f} s",
     ]
@@ -398,10 +410,12 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(),
     }
     # Truncation first: it measures the encodings' first-use cost, before anything loads them.
-    results["truncation"] = measure_truncation()
+    results["truncation"] = measure_module("bench_truncation")
     results["fixture"] = measure_fixture(args.fixtures)
     results["workflow"] = measure_workflow(args.iterations)
     results["memory"] = measure_memory(args.messages)
+    results["retrieval"] = measure_module("bench_retrieval")
+    results["forward"] = measure_module("bench_forward")
     if args.load:
         load = importlib.import_module("benchmarks.load")
         results["load"] = load.measure()
