@@ -23,6 +23,7 @@ from openai.types.beta.threads import Run
 
 from emulator import Emulator, RunContext, reply
 from emulator.engine.forward import forward, responder_from_cli, turn_seed
+from emulator.engine.tokens import counter_for_encoding
 from emulator.engine.upstream import CallDelta, Finish, TextDelta
 
 URL = "http://127.0.0.1:8080/v1"
@@ -958,3 +959,242 @@ def test_a_forwarded_turn_reaches_the_upstream_even_at_an_emulated_base_url(
             },
         )
     ]
+
+
+# --- file_search -----------------------------------------------------------------------------
+
+FOODS = "Filip's favorite food is cake. Anna likes soup."
+DRINKS = "Filip's favorite drink is tea; his food comes with it."
+QUESTION = "What is Filip's favorite food?"
+FOUND = f'A search of the files for "{QUESTION}" found these excerpts, best first.'
+CITE = "When you use one, cite it by its number in square brackets, like [0]."
+MARKER = "【4:0†foods.txt】"
+
+
+@pytest.fixture
+def foods(client: openai.OpenAI) -> str:
+    """A vector store holding foods.txt (and cars.txt, which no question here matches)."""
+    files = [
+        client.files.create(file=(name, text.encode()), purpose="assistants").id
+        for name, text in [("foods.txt", FOODS), ("cars.txt", "Cars have wheels.")]
+    ]
+    return client.vector_stores.create(name="foods", file_ids=files).id
+
+
+def librarian(client: openai.OpenAI, store: str, *tools: dict[str, Any]) -> Assistant:
+    return client.beta.assistants.create(
+        model="gpt-4o",
+        instructions="Answer briefly.",
+        tools=[{"type": "file_search"}, *tools],  # type: ignore[list-item]
+        tool_resources={"file_search": {"vector_store_ids": [store]}},
+    )
+
+
+def ask(client: openai.OpenAI, assistant: Assistant, **fields: Any) -> Run:
+    return client.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": QUESTION}]},
+        **fields,
+    )
+
+
+def file_id(client: openai.OpenAI, store: str, name: str) -> str:
+    ids = [f.id for f in client.vector_stores.files.list(vector_store_id=store)]
+    return next(i for i in ids if client.files.retrieve(i).filename == name)
+
+
+def test_file_search_searches_first_then_gives_the_model_the_excerpts_and_maps_its_citation(
+    client: openai.OpenAI, upstream: FakeUpstream, foods: str
+) -> None:
+    upstream.answers = [completion("Filip likes cake [0].")]
+
+    done = ask(client, librarian(client, foods))
+
+    assert done.status == "completed", done.last_error
+    search, answer = client.beta.threads.runs.steps.list(
+        run_id=done.id, thread_id=done.thread_id, order="asc"
+    ).data
+    (call,) = search.step_details.tool_calls  # type: ignore[union-attr]
+    assert call.type == "file_search"
+    assert [r.file_name for r in call.file_search.results] == ["foods.txt"]  # type: ignore[union-attr]
+    assert answer.type == "message_creation"
+    assert upstream.bodies == [  # the searching turn asked no model: one request, the answer's
+        {
+            "model": "gpt-4o",
+            "messages": [
+                {
+                    "role": "system",
+                    "content": f"Answer briefly.\n\n{FOUND} {CITE}\n\n[0] foods.txt\n{FOODS}",
+                },
+                {"role": "user", "content": QUESTION},
+            ],
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "seed": turn_seed(0, done.id, 1),
+        }
+    ]
+    message = client.beta.threads.messages.list(thread_id=done.thread_id, limit=1).data[0]
+    text = message.content[0].text  # type: ignore[union-attr]
+    assert text.value == f"Filip likes cake {MARKER}."
+    start = len("Filip likes cake ")
+    assert [a.model_dump() for a in text.annotations] == [
+        {
+            "type": "file_citation",
+            "text": MARKER,
+            "start_index": start,
+            "end_index": start + len(MARKER),
+            "file_citation": {"file_id": file_id(client, foods, "foods.txt")},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "value", "cited"),
+    [
+        ("Cake [0].", f"Cake {MARKER}.", True),
+        ("Cake 【0†source】.", f"Cake {MARKER}.", True),
+        ("Cake 【4:0†foods.txt】.", f"Cake {MARKER}.", True),
+        ("Cake 【0】.", f"Cake {MARKER}.", True),
+        ("Cake [1].", "Cake [1].", False),  # only one result: an unknown number stays text
+        ("Cake [0, 1] 【x】 [a].", "Cake [0, 1] 【x】 [a].", False),
+    ],
+)
+def test_citation_forms_the_model_may_write(
+    client: openai.OpenAI,
+    upstream: FakeUpstream,
+    foods: str,
+    written: str,
+    value: str,
+    cited: bool,
+) -> None:
+    upstream.answers = [completion(written)]
+
+    done = ask(client, librarian(client, foods))
+
+    message = client.beta.threads.messages.list(thread_id=done.thread_id, limit=1).data[0]
+    text = message.content[0].text  # type: ignore[union-attr]
+    assert text.value == value
+    assert [(a.start_index, a.end_index) for a in text.annotations] == (
+        [(5, 5 + len(MARKER))] if cited else []
+    )
+
+
+def test_excerpts_are_numbered_best_first_and_cut_to_the_token_budget(
+    client: openai.OpenAI, emu: Emulator, foods: str
+) -> None:
+    drinks = client.files.create(file=("drinks.txt", DRINKS.encode()), purpose="assistants")
+    client.vector_stores.files.create(vector_store_id=foods, file_id=drinks.id)
+    count = counter_for_encoding("cl100k_base").count
+    fake = FakeUpstream()
+    fake.answers = [completion("Cake [0], tea [1].")]
+    emu.respond_with(forward(URL, transport=fake.transport, file_search_tokens=count(FOODS) + 3))
+
+    done = ask(client, librarian(client, foods))
+
+    system = fake.bodies[0]["messages"][0]["content"]
+    cut = counter_for_encoding("cl100k_base").truncate(DRINKS, 3)
+    assert system.endswith(f"\n\n[0] foods.txt\n{FOODS}\n\n[1] drinks.txt\n{cut}")
+    text = client.beta.threads.messages.list(thread_id=done.thread_id, limit=1).data[0]
+    value = text.content[0].text.value  # type: ignore[union-attr]
+    assert value == f"Cake {MARKER}, tea 【4:1†drinks.txt】."
+
+
+def test_a_search_that_finds_nothing_says_so(
+    client: openai.OpenAI, upstream: FakeUpstream, foods: str
+) -> None:
+    done = client.beta.threads.create_and_run_poll(
+        assistant_id=librarian(client, foods).id,
+        thread={"messages": [{"role": "user", "content": "Tell me about trains"}]},
+    )
+
+    assert done.status == "completed"
+    assert upstream.bodies[0]["messages"][0] == {
+        "role": "system",
+        "content": 'Answer briefly.\n\nA search of the files for "Tell me about trains" '
+        "found nothing.",
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["tool_choice none", "no files", "no file_search tool", "forced function"]
+)
+def test_no_search_is_made_when_the_turn_may_not_or_cannot_search(
+    client: openai.OpenAI, upstream: FakeUpstream, foods: str, case: str
+) -> None:
+    store = client.vector_stores.create().id if case == "no files" else foods
+    assistant = librarian(client, store, WEATHER)
+    fields: dict[str, Any] = {}
+    if case == "tool_choice none":
+        fields["tool_choice"] = "none"
+    elif case == "no file_search tool":
+        fields["tools"] = [WEATHER]
+    elif case == "forced function":
+        fields["tool_choice"] = {"type": "function", "function": {"name": "get_weather"}}
+        upstream.answers = [completion(None, ("call_w", "get_weather", '{"city":"Paris"}'))]
+
+    first = ask(client, assistant, **fields)
+
+    (body,) = upstream.bodies
+    assert body["messages"][0] == {"role": "system", "content": "Answer briefly."}
+    steps = client.beta.threads.runs.steps.list(run_id=first.id, thread_id=first.thread_id)
+    assert all(
+        c.type == "function"
+        for s in steps.data
+        if s.type == "tool_calls"
+        for c in s.step_details.tool_calls  # type: ignore[union-attr]
+    )
+    if case == "forced function":  # the force is spent: the turn after the outputs searches
+        done = submit(client, first, "18 C")
+        assert done.status == "completed"
+        after = upstream.bodies[1]
+        assert after["messages"][0]["content"].startswith(f"Answer briefly.\n\n{FOUND}")
+        assert "tool_choice" not in after
+
+
+def test_a_required_tool_choice_is_met_by_the_search(
+    client: openai.OpenAI, upstream: FakeUpstream, foods: str
+) -> None:
+    done = ask(client, librarian(client, foods, WEATHER), tool_choice="required")
+
+    assert done.status == "completed"
+    (body,) = upstream.bodies
+    assert "tool_choice" not in body and body["tools"] == [SENT_WEATHER]
+
+
+def test_a_streamed_file_search_run_sends_the_real_marker_with_its_annotation(
+    client: openai.OpenAI, upstream: FakeUpstream, foods: str
+) -> None:
+    pieces = ["Filip likes cake [", "0", "]", " and 【", "1】."]  # a marker cut across chunks
+    upstream.answers = [sse(*(chunk({"content": p}) for p in pieces), chunk({}, "stop"))]
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
+
+    with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=librarian(client, foods).id
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_messages()
+
+    assert upstream.bodies[0]["stream"] is True and len(upstream.bodies) == 1
+    assert [e.event for e in events if e.event.startswith("thread.run.step.c")] == [
+        "thread.run.step.created",
+        "thread.run.step.completed",
+        "thread.run.step.created",
+        "thread.run.step.completed",
+    ]
+    deltas = [
+        e.data.delta.content[0].text  # type: ignore[union-attr]
+        for e in events
+        if e.event == "thread.message.delta"
+    ]
+    # a possible marker is held back until it is whole; an unknown one is then sent as text
+    assert [d.value for d in deltas] == ["Filip likes cake ", MARKER, " and ", "【1】."]
+    assert [[a.index for a in d.annotations or []] for d in deltas] == [[], [0], [], []]
+    assert deltas[1].annotations[0].file_citation.quote == ""  # type: ignore[index,union-attr]
+    stored = client.beta.threads.messages.list(thread_id=thread.id, limit=1).data[0]
+    text = stored.content[0].text  # type: ignore[union-attr]
+    assert text.value == f"Filip likes cake {MARKER} and 【1】."
+    start = len("Filip likes cake ")
+    assert [(a.text, a.start_index, a.end_index) for a in text.annotations] == [
+        (MARKER, start, start + len(MARKER))
+    ]
+    assert final[0].content == stored.content

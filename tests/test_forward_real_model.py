@@ -96,3 +96,29 @@ def test_a_named_tool_choice_yields_a_call_and_the_outputs_a_reply(
 
     assert done.status == "completed", done.last_error
     assert answer(client, done).strip()
+
+
+def test_an_assistant_with_file_search_searches_then_answers_from_the_model(
+    client: openai.OpenAI, local_model: Emulator
+) -> None:
+    upload = ("foods.txt", b"Filip's favorite food is cake. Anna likes soup.")
+    file = client.files.create(file=upload, purpose="assistants")
+    store = client.vector_stores.create(file_ids=[file.id])
+    assistant = client.beta.assistants.create(
+        model="gpt-4o",
+        instructions="You are a helpful assistant. Answer in one short sentence.",
+        temperature=0,
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "What is Filip's favorite food?"}]},
+    )
+
+    assert run.status == "completed", run.last_error
+    steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=run.thread_id, order="asc")
+    search = steps.data[0].step_details
+    assert search.type == "tool_calls" and search.tool_calls[0].type == "file_search"
+    assert answer(client, run).strip()  # whether the small model cites is up to it

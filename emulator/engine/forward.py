@@ -19,6 +19,11 @@ What is sent, keys with values only and in their plainest form (llama.cpp's serv
   `json_object` or `json_schema`; `max_tokens` from `max_completion_tokens` (llama.cpp ignores
   `max_completion_tokens`); a `seed` per run and turn.
 
+With the file_search tool and files in the run's stores, the run's first turn (or the first one
+after a forced function's outputs) asks no model: it searches for the newest user message, and
+later turns give the model the results as numbered excerpts in the system message and map its
+`[n]` citations to `file_citation`s (see `excerpts`).
+
 Usage is the emulator's own count, as for every responder: the same counter decides truncation
 and the `max_prompt_tokens` / `max_completion_tokens` budgets, so run usage agrees with them.
 """
@@ -33,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from . import reply
+from . import excerpts, reply
 from .reply import Reply
 from .responders import RunContext, ToolResult
 from .upstream import (
@@ -74,6 +79,7 @@ def forward(
     timeout: float = DEFAULT_TIMEOUT,
     seed: int | str | None = 0,
     transport: httpx.BaseTransport | None = None,
+    file_search_tokens: int | None = None,
 ) -> Forward:
     """A responder forwarding each model turn to `{base_url}/chat/completions`.
 
@@ -87,9 +93,18 @@ def forward(
       sends no seed.
     - `transport`: the httpx transport to send with (default: a fresh `httpx.HTTPTransport`,
       which the emulator never intercepts); tests inject `httpx.MockTransport`.
+    - `file_search_tokens`: the most tokens of file_search excerpts given to the model (None:
+      the real service's 16,000, or 4,000 for a gpt-3.5-turbo run); lower it for a model with
+      a small context window.
     """
     return Forward(
-        base_url, model=model, api_key=api_key, timeout=timeout, seed=seed, transport=transport
+        base_url,
+        model=model,
+        api_key=api_key,
+        timeout=timeout,
+        seed=seed,
+        transport=transport,
+        file_search_tokens=file_search_tokens,
     )
 
 
@@ -117,9 +132,13 @@ class Forward:
         timeout: float = DEFAULT_TIMEOUT,
         seed: int | str | None = 0,
         transport: httpx.BaseTransport | None = None,
+        file_search_tokens: int | None = None,
     ) -> None:
+        if file_search_tokens is not None and file_search_tokens < 0:
+            raise ValueError(f"file_search_tokens must be >= 0, not {file_search_tokens}")
         self.model = model if model is None or isinstance(model, str) else dict(model)
         self.seed = seed
+        self.file_search_tokens = file_search_tokens
         self.upstream = Upstream(base_url, api_key=api_key, timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
@@ -131,6 +150,9 @@ class Forward:
 
     def __call__(self, context: RunContext) -> Reply:
         """One model turn: ask the upstream, map its answer; failures fail the run."""
+        query = excerpts.search_query(context)
+        if query is not None:
+            return reply.file_search(query)
         try:
             return self.reply_for(context, self.upstream.complete(self.request_body(context)))
         except UpstreamError as error:
@@ -155,7 +177,7 @@ class Forward:
         run = context.run
         body: dict[str, Any] = {
             "model": self.model_for(run["model"]),
-            "messages": chat_messages(context),
+            "messages": self._with_excerpts(context, chat_messages(context)),
         }
         functions = [t["function"] for t in run["tools"] if t["type"] == "function"]
         if functions:
@@ -163,7 +185,7 @@ class Forward:
             choice = chat_tool_choice(
                 run["tool_choice"],
                 [f["name"] for f in functions],
-                after_outputs=bool(context.new_tool_outputs),
+                after_outputs=bool(context.new_tool_outputs or context.file_searches),
             )
             if choice is not None:
                 body["tool_choice"] = choice
@@ -181,13 +203,40 @@ class Forward:
             body["seed"] = turn_seed(self.seed, run["id"], context.turn)
         return body
 
-    def reply_for(self, context: RunContext, completion: Completion) -> Reply:
-        """The reply a completion makes: text, tool calls, or an early end."""
+    def _with_excerpts(
+        self, context: RunContext, messages: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """`messages` with this run's file_search results at the end of the system message."""
+        if not context.file_searches:
+            return messages
+        budget = self.file_search_tokens
+        if budget is None:
+            budget = excerpts.context_tokens(context.run["model"])
+        given = excerpts.excerpts(context, budget)
+        if messages and messages[0]["role"] == "system":
+            system = messages[0]["content"] + "\n\n" + given
+            return [{"role": "system", "content": system}, *messages[1:]]
+        return [{"role": "system", "content": given}, *messages]
+
+    def reply_for(
+        self,
+        context: RunContext,
+        completion: Completion,
+        annotations: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Reply:
+        """The reply a completion makes: text, tool calls, or an early end.
+
+        Citations in the text are mapped here unless `annotations` says they were already (a
+        streamed text, mapped piece by piece). A text cut short keeps its markers, without
+        annotations, like any reply cut at `max_completion_tokens`.
+        """
         if not completion.calls:
             text = completion.text or ""
+            if annotations is None:
+                text, annotations = excerpts.Citations(context).cite(text)
             if completion.finish_reason == "length":
                 return reply.incomplete("max_completion_tokens", text or None)
-            return reply.text(text)
+            return reply.text(text, annotations=annotations)
         if completion.finish_reason == "length":  # arguments cut short: no call is made
             return reply.incomplete("max_completion_tokens")
         calls = completion.calls if context.run["parallel_tool_calls"] else completion.calls[:1]
@@ -217,8 +266,10 @@ class TurnStream:
 
     A call's first delta carries its final id (None: the engine draws a fresh one), its name
     comes once, and later deltas carry argument pieces only (llama.cpp repeats id and name in
-    every chunk). With `parallel_tool_calls` false only the first call streams. Iterating never
-    raises: a failure ends the deltas and makes `reply` a `reply.fail(...)`.
+    every chunk). With `parallel_tool_calls` false only the first call streams. Text goes through
+    `excerpts.Citations`: a citation is held back until it is whole, then sent as the real
+    marker with its annotation. Iterating never raises: a failure ends the deltas and makes
+    `reply` a `reply.fail(...)`.
     """
 
     def __init__(self, owner: Forward, context: RunContext) -> None:
@@ -228,12 +279,26 @@ class TurnStream:
 
     def __iter__(self) -> Iterator[TextDelta | CallDelta]:
         owner, context = self._owner, self._context
+        query = excerpts.search_query(context)
+        if query is not None:
+            self.reply = reply.file_search(query)
+            return
         seen: list[Delta] = []
         ids = CallIds(context.tool_outputs)
         named: dict[int, bool] = {}  # index -> its name was given
         single = not context.run["parallel_tool_calls"]
+        citations = excerpts.Citations(context)
         try:
             for delta in owner.upstream.stream(owner.request_body(context)):
+                if isinstance(delta, TextDelta):
+                    cited = citations.feed(delta.text)
+                    if cited is not None:
+                        seen.append(cited)
+                        yield cited
+                    continue
+                if (held := citations.flush()) is not None:  # text the model left unfinished
+                    seen.append(held)
+                    yield held
                 if isinstance(delta, CallDelta):
                     first = delta.index not in named
                     if first and single and named:
@@ -246,7 +311,10 @@ class TurnStream:
                 seen.append(delta)
                 if not isinstance(delta, Finish):
                     yield delta
-            self.reply = owner.reply_for(context, assemble(seen))
+            if (held := citations.flush()) is not None:
+                seen.append(held)
+                yield held
+            self.reply = owner.reply_for(context, assemble(seen), citations.annotations)
         except UpstreamError as error:
             self.reply = owner._failed(context, error)
         except Exception as error:  # a bug here must fail the run, not the emulator

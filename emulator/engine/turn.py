@@ -122,6 +122,7 @@ class LiveHead:
     created_at: int
     message_id: str | None = None
     texts: int = 0
+    annotations: int = 0
     calls: dict[int, Obj] = field(default_factory=dict)
 
 
@@ -449,9 +450,14 @@ class ModelTurn:
                 events("thread.message.in_progress", message)
         if isinstance(delta, TextDelta) and head.message_id is not None and delta.text:
             text: Obj = {"value": delta.text}
-            if not head.texts:
-                text["annotations"] = []
+            if not head.texts or delta.annotations:
+                first = head.annotations
+                text["annotations"] = [
+                    shapes.annotation_delta(first + n, note)
+                    for n, note in enumerate(delta.annotations)
+                ]
             head.texts += 1
+            head.annotations += len(delta.annotations)
             part = {"index": 0, "type": "text", "text": text}
             events(
                 "thread.message.delta",

@@ -51,9 +51,12 @@ class Completion:
 
 @dataclass(frozen=True)
 class TextDelta:
-    """A piece of the reply's text, as the upstream streamed it."""
+    """A piece of the reply's text, as the upstream streamed it; `annotations` are the
+    `file_citation`s of markers in it (placed by `excerpts.Citations`, offsets in the whole
+    reply)."""
 
     text: str
+    annotations: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

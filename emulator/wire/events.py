@@ -70,7 +70,7 @@ def text_deltas(
     for n, note in enumerate(annotations):
         end = note.get("end_index") or 0
         at = next((k for k, stop in enumerate(ends) if stop >= end and stop > 0), len(ends) - 1)
-        placed.setdefault(at, []).append(_annotation_delta(n, note))
+        placed.setdefault(at, []).append(annotation_delta(n, note))
     for n, piece in enumerate(pieces):
         text: Obj = {"value": piece}
         if n == 0 or n in placed:
@@ -82,7 +82,8 @@ def text_deltas(
         }
 
 
-def _annotation_delta(index: int, note: Any) -> Obj:
+def annotation_delta(index: int, note: Any) -> Obj:
+    """Annotation `index` as a `thread.message.delta` carries it (a file_citation: `quote: ""`)."""
     delta: Obj = {"index": index, **note}
     if note.get("type") == "file_citation":  # only the streamed citation carries `quote`
         delta["file_citation"] = {**note["file_citation"], "quote": ""}
