@@ -1,5 +1,6 @@
 """code_interpreter inside runs: the step a `reply.code_interpreter` makes (nothing is executed),
-its output files, the message that shows them, and the stream the SDK's handler reads."""
+its output files (real `assistants_output` files, read back through the Files API), the message
+that shows them, and the stream the SDK's handler reads."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 import anyio
 import openai
 import pytest
-from fake_knowledge import FakeKnowledge
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import ImageFile
@@ -27,14 +27,7 @@ HEADERS = {"Authorization": "Bearer sk-test", "OpenAI-Beta": "assistants=v2"}
 
 
 @pytest.fixture
-def knowledge(emu: Emulator) -> FakeKnowledge:
-    fake = FakeKnowledge()
-    emu.backend.engine.knowledge = fake
-    return fake
-
-
-@pytest.fixture
-def analyst(client: openai.OpenAI, knowledge: FakeKnowledge) -> Assistant:
+def analyst(client: openai.OpenAI) -> Assistant:
     return client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
 
 
@@ -56,6 +49,12 @@ def chart_script(emu: Emulator) -> None:
     )
 
 
+def outputs(client: openai.OpenAI) -> dict[str, tuple[str, bytes]]:
+    """The files code_interpreter wrote, oldest first: id -> (filename, downloaded bytes)."""
+    written = client.files.list(purpose="assistants_output", order="asc")
+    return {f.id: (f.filename, client.files.content(f.id).read()) for f in written}
+
+
 def raw_list(client: openai.OpenAI, kind: str, thread_id: str, run_id: str = "") -> list[Any]:
     if kind == "steps":
         answer = client.beta.threads.runs.steps.with_raw_response.list(
@@ -72,7 +71,6 @@ def raw_list(client: openai.OpenAI, kind: str, thread_id: str, run_id: str = "")
 def test_the_step_holds_the_input_and_the_given_outputs(
     emu: Emulator,
     client: openai.OpenAI,
-    knowledge: FakeKnowledge,
     analyst: Assistant,
     thread: Thread,
 ) -> None:
@@ -83,7 +81,8 @@ def test_the_step_holds_the_input_and_the_given_outputs(
     assert run.status == "completed"
     tool_step, message_step = raw_list(client, "steps", thread.id, run.id)
     (call,) = tool_step["step_details"]["tool_calls"]
-    image_id, csv_id = knowledge.outputs
+    written = outputs(client)
+    image_id, csv_id = written
     assert call == {
         "id": call["id"],
         "type": "code_interpreter",
@@ -95,7 +94,7 @@ def test_the_step_holds_the_input_and_the_given_outputs(
             ],
         },
     }
-    assert knowledge.outputs == {image_id: ("chart.png", PNG), csv_id: ("d.csv", b"x")}
+    assert written == {image_id: ("chart.png", PNG), csv_id: ("d.csv", b"x")}
     assert message_step["type"] == "message_creation"
     (message,) = [m for m in raw_list(client, "messages", thread.id) if m["role"] == "assistant"]
     image, text = message["content"]
@@ -108,7 +107,6 @@ def test_the_step_holds_the_input_and_the_given_outputs(
 def test_the_next_turn_sees_the_call(
     emu: Emulator,
     client: openai.OpenAI,
-    knowledge: FakeKnowledge,
     analyst: Assistant,
     thread: Thread,
 ) -> None:
@@ -125,7 +123,8 @@ def test_the_next_turn_sees_the_call(
     (call,) = seen[0].code_interpreter_calls
     assert (call.input, call.logs) == ("1+1", None)
     (image,) = call.images
-    assert image.filename == "image-0.png" and knowledge.outputs[image.file_id][1] == PNG
+    assert image.filename == "image-0.png"
+    assert outputs(client) == {image.file_id: ("image-0.png", PNG)}
 
 
 def test_scripted_json_code_interpreter_replies(emu: Emulator) -> None:
@@ -165,7 +164,7 @@ def test_a_call_the_run_cannot_make_fails_the_run(
 
 
 def test_the_stream_sends_the_head_the_input_fragments_and_each_output(
-    emu: Emulator, knowledge: FakeKnowledge, analyst: Assistant, thread: Thread
+    emu: Emulator, client: openai.OpenAI, analyst: Assistant, thread: Thread
 ) -> None:
     import httpx
 
@@ -199,9 +198,9 @@ def test_the_stream_sends_the_head_the_input_fragments_and_each_output(
     }
     fragments = [c["code_interpreter"]["input"] for c in rest if "input" in c["code_interpreter"]]
     assert len(fragments) > 1 and "".join(fragments) == CODE
-    outputs = [c["code_interpreter"]["outputs"] for c in rest if "outputs" in c["code_interpreter"]]
-    image_id = next(iter(knowledge.outputs))
-    assert outputs == [
+    emitted = [c["code_interpreter"]["outputs"] for c in rest if "outputs" in c["code_interpreter"]]
+    image_id = next(iter(outputs(client)))
+    assert emitted == [
         [{"index": 0, "type": "logs", "logs": "1.4142135623730951\n"}],
         [{"index": 1, "type": "image", "image": {"file_id": image_id}}],
     ]
@@ -251,8 +250,8 @@ class AsyncHandler(AsyncAssistantEventHandler):
         self.seen.append(("image", image_file.file_id))
 
 
-def check_handler(seen: list[tuple[str, Any]], knowledge: FakeKnowledge) -> None:
-    image_id = next(iter(knowledge.outputs))
+def check_handler(seen: list[tuple[str, Any]], client: openai.OpenAI) -> None:
+    image_id, _ = outputs(client)  # the image, then the csv
     kinds = [kind for kind, _ in seen]
     assert kinds[0] == "created" and "delta" in kinds and kinds.count("image") == 1
     done = dict(seen)["done"]
@@ -267,7 +266,6 @@ def check_handler(seen: list[tuple[str, Any]], knowledge: FakeKnowledge) -> None
 def test_the_sdk_stream_handler_sees_the_call_and_the_image(
     emu: Emulator,
     client: openai.OpenAI,
-    knowledge: FakeKnowledge,
     analyst: Assistant,
     thread: Thread,
 ) -> None:
@@ -279,13 +277,13 @@ def test_the_sdk_stream_handler_sees_the_call_and_the_image(
         stream.until_done()
 
     assert stream.get_final_run().status == "completed"
-    check_handler(handler.seen, knowledge)
+    check_handler(handler.seen, client)
 
 
 def test_the_async_sdk_stream_handler_sees_the_call_and_the_image(
     emu: Emulator,
+    client: openai.OpenAI,
     async_client: openai.AsyncOpenAI,
-    knowledge: FakeKnowledge,
     analyst: Assistant,
     thread: Thread,
 ) -> None:
@@ -299,4 +297,4 @@ def test_the_async_sdk_stream_handler_sees_the_call_and_the_image(
             await stream.until_done()
 
     anyio.run(main)
-    check_handler(handler.seen, knowledge)
+    check_handler(handler.seen, client)

@@ -1,18 +1,17 @@
 """file_search inside runs: the step and its results, `include[]`, the default responder's
 cited answer, scripted searches, expired stores, and the stream the SDK's handler reads.
 
-The stores come from a small in-test `Knowledge` (tests/fake_knowledge.py) plugged into the
-engine, so these tests pin the run side whatever holds the files."""
+Every file and store is made through the SDK, as a user's test would make them."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import openai
 import pytest
-from fake_knowledge import FakeKnowledge
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Message
@@ -28,22 +27,35 @@ BASE = "https://api.openai.com/v1"
 HEADERS = {"Authorization": "Bearer sk-test", "OpenAI-Beta": "assistants=v2"}
 
 
-@pytest.fixture
-def knowledge(emu: Emulator) -> FakeKnowledge:
-    fake = FakeKnowledge()
-    fake.add("vs_foods", "file-foods", "favorite_foods.txt", FOODS)
-    fake.add("vs_foods", "file-cars", "cars.txt", "Cars have wheels and an engine.")
-    fake.add("vs_notes", "file-notes", "notes.md", "Filip also likes pie, says the thread.")
-    emu.backend.engine.knowledge = fake
-    return fake
+@dataclass(frozen=True)
+class Shelf:
+    """Uploaded files and the store that holds two of them (`notes` is in no store)."""
+
+    foods: str
+    cars: str
+    notes: str
+    store: str
+
+
+def upload(client: openai.OpenAI, filename: str, text: str) -> str:
+    return client.files.create(file=(filename, text.encode()), purpose="assistants").id
 
 
 @pytest.fixture
-def librarian(client: openai.OpenAI, knowledge: FakeKnowledge) -> Assistant:
+def shelf(client: openai.OpenAI) -> Shelf:
+    foods = upload(client, "favorite_foods.txt", FOODS)
+    cars = upload(client, "cars.txt", "Cars have wheels and an engine.")
+    notes = upload(client, "notes.md", "Filip also likes pie, says the thread.")
+    store = client.vector_stores.create(name="Foods", file_ids=[foods, cars])
+    return Shelf(foods, cars, notes, store.id)
+
+
+@pytest.fixture
+def librarian(client: openai.OpenAI, shelf: Shelf) -> Assistant:
     return client.beta.assistants.create(
         model="gpt-4o",
         tools=[{"type": "file_search"}],
-        tool_resources={"file_search": {"vector_store_ids": ["vs_foods"]}},
+        tool_resources={"file_search": {"vector_store_ids": [shelf.store]}},
     )
 
 
@@ -74,8 +86,10 @@ def raw_messages(client: openai.OpenAI, thread_id: str) -> list[Any]:
 
 
 def test_the_default_responder_searches_and_cites_the_best_chunk(
-    client: openai.OpenAI, knowledge: FakeKnowledge, librarian: Assistant, question: Thread
+    emu: Emulator, client: openai.OpenAI, shelf: Shelf, librarian: Assistant, question: Thread
 ) -> None:
+    emu.clock.advance(hours=1)
+
     run = client.beta.threads.runs.create_and_poll(thread_id=question.id, assistant_id=librarian.id)
 
     assert run.status == "completed"
@@ -89,7 +103,7 @@ def test_the_default_responder_searches_and_cites_the_best_chunk(
     }
     best = call["file_search"]["results"][0]
     assert list(best) == ["file_id", "file_name", "score", "attributes", "content"]
-    assert (best["file_id"], best["file_name"]) == ("file-foods", "favorite_foods.txt")
+    assert (best["file_id"], best["file_name"]) == (shelf.foods, "favorite_foods.txt")
     assert best["content"] == [{"type": "text", "text": FOODS}]
     assert creation["type"] == "message_creation"
     assert search["usage"]["completion_tokens"] > 0
@@ -103,34 +117,49 @@ def test_the_default_responder_searches_and_cites_the_best_chunk(
         "text": marker,
         "start_index": len(text["value"]) - len(marker),
         "end_index": len(text["value"]),
-        "file_citation": {"file_id": "file-foods"},
+        "file_citation": {"file_id": shelf.foods},
     }
     assert list(note) == ["type", "text", "start_index", "end_index", "file_citation"]
     assert text["value"][note["start_index"] : note["end_index"]] == marker
-    assert ("touch", ["vs_foods"]) in knowledge.log
+    assert client.vector_stores.retrieve(shelf.store).last_active_at == emu.clock.now()
 
 
 def test_the_run_searches_the_assistant_and_the_thread_stores(
-    client: openai.OpenAI, knowledge: FakeKnowledge, librarian: Assistant
+    client: openai.OpenAI, shelf: Shelf, librarian: Assistant
 ) -> None:
-    thread = client.beta.threads.create(
-        messages=[{"role": "user", "content": QUESTION}],
-        tool_resources={"file_search": {"vector_store_ids": ["vs_notes"]}},
+    thread = client.beta.threads.create(  # the attachment makes the thread's store
+        messages=[
+            {
+                "role": "user",
+                "content": QUESTION,
+                "attachments": [{"file_id": shelf.notes, "tools": [{"type": "file_search"}]}],
+            }
+        ]
     )
 
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=librarian.id)
 
     results = raw_steps(client, thread.id, run.id)[0]["step_details"]["tool_calls"][0]
     found = [r["file_id"] for r in results["file_search"]["results"]]
-    assert set(found) == {"file-foods", "file-notes"}
+    assert set(found) == {shelf.foods, shelf.notes}
     scores = [r["score"] for r in results["file_search"]["results"]]
     assert scores == sorted(scores, reverse=True)
-    assert ("search", ["vs_foods", "vs_notes"], [QUESTION], 20) in knowledge.log
-    assert ("finish_ingestion", ["vs_notes"]) in knowledge.log  # resting mode: before turn 1
+
+
+def menu(client: openai.OpenAI) -> str:
+    """A store of 35 small chunks: all hold "is", one alone holds the question's rarer words."""
+    lines = [f"Dish {i} is on the menu; it is served warm." for i in range(250)]
+    lines[100] = "Filip's favorite food is cake."
+    menu = upload(client, "menu.txt", "\n".join(lines))
+    small = {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}
+    store = client.vector_stores.create(
+        file_ids=[menu], chunking_strategy={"type": "static", "static": small}
+    )
+    return store.id
 
 
 @pytest.mark.parametrize(
-    ("model", "tool", "limit", "threshold"),
+    ("model", "tool", "found", "threshold"),
     [
         ("gpt-4o", {"type": "file_search"}, 20, 0.0),
         ("gpt-3.5-turbo", {"type": "file_search"}, 5, 0.0),
@@ -143,35 +172,35 @@ def test_the_run_searches_the_assistant_and_the_thread_stores(
                     "ranking_options": {"ranker": "auto", "score_threshold": 0.25},
                 },
             },
-            2,
+            1,  # the Filip chunk: the others score below the threshold
             0.25,
         ),
     ],
 )
 def test_the_tool_sets_the_result_count_and_threshold(
     client: openai.OpenAI,
-    knowledge: FakeKnowledge,
     question: Thread,
     model: str,
     tool: Any,
-    limit: int,
+    found: int,
     threshold: float,
 ) -> None:
     bot = client.beta.assistants.create(
         model=model,
         tools=[tool],
-        tool_resources={"file_search": {"vector_store_ids": ["vs_foods"]}},
+        tool_resources={"file_search": {"vector_store_ids": [menu(client)]}},
     )
 
     run = client.beta.threads.runs.create_and_poll(thread_id=question.id, assistant_id=bot.id)
 
-    assert knowledge.log[-1] == ("search", ["vs_foods"], [QUESTION], limit)
     call = raw_steps(client, question.id, run.id)[0]["step_details"]["tool_calls"][0]
     assert call["file_search"]["ranking_options"] == {
         "ranker": "default_2024_08_21",
         "score_threshold": threshold,
     }
-    assert all(r["score"] >= threshold for r in call["file_search"]["results"])
+    results = call["file_search"]["results"]
+    assert len(results) == found
+    assert all(r["score"] >= threshold for r in results)
 
 
 @pytest.mark.parametrize(
@@ -179,10 +208,12 @@ def test_the_tool_sets_the_result_count_and_threshold(
     ["no file_search tool", "no stores", "empty store", "tool_choice none"],
 )
 def test_the_default_responder_only_searches_stores_that_hold_files(
-    client: openai.OpenAI, knowledge: FakeKnowledge, question: Thread, setup: str
+    client: openai.OpenAI, shelf: Shelf, question: Thread, setup: str
 ) -> None:
     tools: Any = [] if setup == "no file_search tool" else [{"type": "file_search"}]
-    stores = {"no stores": [], "empty store": ["vs_empty"]}.get(setup, ["vs_foods"])
+    stores = {"no stores": [], "empty store": [client.vector_stores.create().id]}.get(
+        setup, [shelf.store]
+    )
     bot = client.beta.assistants.create(
         model="gpt-4o", tools=tools, tool_resources={"file_search": {"vector_store_ids": stores}}
     )
@@ -243,7 +274,7 @@ def test_include_with_another_value_is_refused(
 
 
 def test_a_responder_searches_then_cites_what_it_found(
-    emu: Emulator, client: openai.OpenAI, librarian: Assistant, question: Thread
+    emu: Emulator, client: openai.OpenAI, shelf: Shelf, librarian: Assistant, question: Thread
 ) -> None:
     seen: list[RunContext] = []
 
@@ -257,10 +288,10 @@ def test_a_responder_searches_then_cites_what_it_found(
     run = client.beta.threads.runs.create_and_poll(thread_id=question.id, assistant_id=librarian.id)
 
     (context,) = seen
-    assert context.vector_store_ids == ("vs_foods",) and context.has_files
+    assert context.vector_store_ids == (shelf.store,) and context.has_files
     (search,) = context.file_searches
     assert search.queries == ("cake", "favorite food")
-    assert context.file_search_results[0].file_id == "file-foods"
+    assert context.file_search_results[0].file_id == shelf.foods
     assert context.file_search_results[0].text == FOODS
     text = raw_messages(client, question.id)[0]["content"][0]["text"]
     assert text["value"] == "Cake【4:0†favorite_foods.txt】."
@@ -274,14 +305,14 @@ def test_a_responder_searches_then_cites_what_it_found(
 
 
 def test_scripted_json_replies_search_too(
-    emu: Emulator, client: openai.OpenAI, librarian: Assistant, question: Thread
+    emu: Emulator, client: openai.OpenAI, shelf: Shelf, librarian: Assistant, question: Thread
 ) -> None:
     emu.script(*(reply.from_data(d) for d in ({"file_search": "soup"}, "Anna.")))
 
     run = client.beta.threads.runs.create_and_poll(thread_id=question.id, assistant_id=librarian.id)
 
     call = raw_steps(client, question.id, run.id)[0]["step_details"]["tool_calls"][0]
-    assert call["file_search"]["results"][0]["file_id"] == "file-foods"
+    assert call["file_search"]["results"][0]["file_id"] == shelf.foods
     assert reply.from_data({"file_search": {"queries": ["a", "b"], "id": "call_x"}}) == (
         reply.file_search("a", "b", id="call_x")
     )
@@ -311,7 +342,6 @@ def test_nothing_found_leaves_empty_results_and_the_default_says_so(
 def test_a_search_the_run_cannot_make_fails_the_run(
     emu: Emulator,
     client: openai.OpenAI,
-    knowledge: FakeKnowledge,
     question: Thread,
     tools: Any,
     choice: Any,
@@ -334,25 +364,30 @@ def test_a_search_the_run_cannot_make_fails_the_run(
 
 
 def test_a_run_on_an_expired_store_is_refused_and_creates_nothing(
-    emu: Emulator, client: openai.OpenAI, knowledge: FakeKnowledge, librarian: Assistant
+    emu: Emulator, client: openai.OpenAI, shelf: Shelf, librarian: Assistant
 ) -> None:
-    knowledge.expired.add("vs_notes")
+    notes = client.vector_stores.create(
+        file_ids=[shelf.notes], expires_after={"anchor": "last_active_at", "days": 1}
+    )
     thread = client.beta.threads.create(
         messages=[{"role": "user", "content": QUESTION}],
-        tool_resources={"file_search": {"vector_store_ids": ["vs_notes"]}},
+        tool_resources={"file_search": {"vector_store_ids": [notes.id]}},
     )
+    emu.clock.advance(hours=24)
+    assert client.vector_stores.retrieve(notes.id).status == "expired"
 
     with pytest.raises(openai.BadRequestError) as caught:
         client.beta.threads.runs.create(thread_id=thread.id, assistant_id=librarian.id)
 
     assert caught.value.body == {
-        "message": "Vector store vs_notes is expired.",
+        "message": f"Vector store {notes.id} is expired.",
         "type": "invalid_request_error",
         "param": None,
         "code": None,
     }
     assert emu.runs(thread.id) == [] and len(emu.messages(thread.id)) == 1
-    assert not any(entry[0] == "touch" for entry in knowledge.log)
+    untouched = client.vector_stores.retrieve(shelf.store)  # the assistant's store: not used
+    assert untouched.last_active_at == untouched.created_at < emu.clock.now()
 
 
 # --- streaming --------------------------------------------------------------------------------
@@ -380,7 +415,7 @@ def stream_frames(thread_id: str, assistant_id: str, query: str = "") -> list[tu
 
 @pytest.mark.parametrize("include", [False, True])
 def test_the_stream_sends_the_call_once_and_its_results_at_completion(
-    librarian: Assistant, question: Thread, include: bool
+    shelf: Shelf, librarian: Assistant, question: Thread, include: bool
 ) -> None:
     frames = stream_frames(question.id, librarian.id, f"?include[]={CONTENT}" if include else "")
 
@@ -421,7 +456,7 @@ def test_the_stream_sends_the_call_once_and_its_results_at_completion(
             "text": marker,
             "start_index": cited["annotations"][0]["start_index"],
             "end_index": cited["annotations"][0]["start_index"] + len(marker),
-            "file_citation": {"file_id": "file-foods", "quote": ""},
+            "file_citation": {"file_id": shelf.foods, "quote": ""},
         }
     ]
     (done,) = [d for n, d in frames if n == "thread.message.completed"]
@@ -473,24 +508,24 @@ class AsyncHandler(AsyncAssistantEventHandler):
         self.seen.append(("message", message.model_dump()))
 
 
-def check_handler(seen: list[tuple[str, Any]]) -> None:
+def check_handler(seen: list[tuple[str, Any]], foods: str) -> None:
     kinds = [kind for kind, _ in seen]
     assert kinds[:3] == ["created", "done", "step"]
     created, done, step = (data for _, data in seen[:3])
     assert created["file_search"]["results"] == [] == done["file_search"]["results"]
     results = step["step_details"]["tool_calls"][0]["file_search"]["results"]
-    assert results[0]["file_id"] == "file-foods"
+    assert results[0]["file_id"] == foods
     assert results[0]["content"][0]["text"] == FOODS  # created with include[]
     assert done["file_search"]["ranking_options"]["score_threshold"] == 0.0  # not summed
     annotation = dict(seen)["annotation"]
-    assert annotation["file_citation"] == {"file_id": "file-foods", "quote": ""}
+    assert annotation["file_citation"] == {"file_id": foods, "quote": ""}
     message = dict(seen)["message"]
     (note,) = message["content"][0]["text"]["annotations"]
-    assert note["file_citation"]["file_id"] == "file-foods"
+    assert note["file_citation"]["file_id"] == foods
 
 
 def test_the_sdk_stream_handler_sees_the_search_and_the_citation(
-    client: openai.OpenAI, librarian: Assistant, question: Thread
+    client: openai.OpenAI, shelf: Shelf, librarian: Assistant, question: Thread
 ) -> None:
     handler = Handler()
     with client.beta.threads.runs.stream(
@@ -502,11 +537,11 @@ def test_the_sdk_stream_handler_sees_the_search_and_the_citation(
         stream.until_done()
 
     assert stream.get_final_run().status == "completed"
-    check_handler(handler.seen)
+    check_handler(handler.seen, shelf.foods)
 
 
 def test_the_async_sdk_stream_handler_sees_the_search_and_the_citation(
-    async_client: openai.AsyncOpenAI, librarian: Assistant, question: Thread
+    async_client: openai.AsyncOpenAI, shelf: Shelf, librarian: Assistant, question: Thread
 ) -> None:
     handler = AsyncHandler()
 
@@ -520,4 +555,4 @@ def test_the_async_sdk_stream_handler_sees_the_search_and_the_citation(
             await stream.until_done()
 
     anyio.run(main)
-    check_handler(handler.seen)
+    check_handler(handler.seen, shelf.foods)
