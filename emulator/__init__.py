@@ -10,6 +10,7 @@ from .emulator import Emulator, RecordedRequest
 from .engine import reply
 from .engine.forward import Forward, forward
 from .engine.models import ModelInfo, ModelRegistry
+from .engine.outcomes import ResponderError
 from .engine.responders import (
     CodeInterpreterCall,
     ContextMessage,
@@ -27,7 +28,6 @@ from .engine.scripts import ScriptFormatError
 from .engine.tiktoken_cache import offline_tiktoken
 from .engine.tokens import TiktokenCounter, TokenCounter
 from .engine.truncation import MessageAccount, TruncationReport
-from .engine.turn import ResponderError
 from .http.faults import Fault
 from .state.clock import FrozenClock, RealClock
 from .state.snapshot import SnapshotError

@@ -18,11 +18,11 @@ from .adapters.registry import REGISTRY
 from .adapters.transports import Httpx2Transport, HttpxTransport
 from .backend import Backend
 from .engine.models import ModelInfo, ModelRegistry
+from .engine.outcomes import ResponderError
 from .engine.reply import Reply
 from .engine.responders import Responder, Rules, Script, default_responder
 from .engine.tokens import TokenCounter
 from .engine.truncation import TruncationReport
-from .engine.turn import ResponderError
 from .http import control
 from .http.asgi import AsgiApp, function_app
 from .http.faults import Fault, FaultPlan

@@ -9,9 +9,9 @@ views and maintenance the facade and snapshots need. A new resource is a module 
 
 from __future__ import annotations
 
+from ..engine.outcomes import ResponderError
 from ..engine.runs import RunEngine
 from ..engine.truncation import TruncationReport
-from ..engine.turn import ResponderError
 from ..retrieval.library import Library
 from ..state.clock import Clock, FrozenClock
 from ..state.ids import IdGenerator

@@ -39,21 +39,13 @@ from ..wire import events as shapes
 from ..wire import objects
 from ..wire.errors import InvalidRequestError, not_found
 from ..wire.objects import Obj
+from .builtins import vector_store_ids
 from .knowledge import NO_KNOWLEDGE, Knowledge
+from .outcomes import ActionRequired, Ending, Outcome, ResponderError, RunState, complete_step
 from .responders import ToolResult
 from .stream import RESTING, Events, Frame, Streams
 from .truncation import TruncationReport
-from .turn import (
-    ActionRequired,
-    Ending,
-    ModelTurn,
-    Outcome,
-    ResponderError,
-    RunState,
-    Turn,
-    complete_step,
-    vector_store_ids,
-)
+from .turn import ModelTurn, Turn
 
 log = logging.getLogger("emulator")
 EXPIRABLE = frozenset({"queued", "in_progress", "requires_action"})

@@ -22,9 +22,9 @@ from pydantic import ValidationError
 
 from ..backend import Backend
 from ..engine.models import DEFAULT_MODELS, ModelInfo, ModelRegistry
+from ..engine.outcomes import RunState
 from ..engine.responders import ToolResult
 from ..engine.truncation import MessageAccount, TruncationReport
-from ..engine.turn import RunState
 from ..wire import decode
 from ..wire.objects import Obj
 from .settings import Settings

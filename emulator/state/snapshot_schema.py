@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from ..engine.models import ModelInfo
-from ..engine.turn import RunState
+from ..engine.outcomes import RunState
 from ..wire import requests as wire
 
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
