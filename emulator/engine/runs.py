@@ -39,7 +39,7 @@ from ..wire import events as shapes
 from ..wire import objects
 from ..wire.errors import InvalidRequestError, not_found
 from ..wire.objects import Obj
-from .builtins import vector_store_ids
+from .builtin_tools import vector_store_ids
 from .knowledge import NO_KNOWLEDGE, Knowledge
 from .outcomes import ActionRequired, Ending, Outcome, ResponderError, RunState, complete_step
 from .responders import ToolResult

@@ -1,5 +1,5 @@
 """One model turn of a run: its token budget, the prompt it sees and the responder call; what
-the reply writes is `answers` (a message, function calls) and `builtins` (file_search,
+the reply writes is `answers` (a message, function calls) and `builtin_tools` (file_search,
 code_interpreter), what a live turn streams meanwhile is `live`.
 
 Tokens (formula in `tokens`, rules in `truncation`): each turn truncates the thread to its
@@ -27,7 +27,7 @@ from ..state.store import Store, clone
 from ..wire.objects import Obj
 from . import reply
 from .answers import Writer, check_calls, resolve_files
-from .builtins import (
+from .builtin_tools import (
     BuiltinTools,
     check_builtin,
     code_call,
