@@ -16,7 +16,7 @@ import pytest
 
 from emulator import Emulator, ThreadedServer, reply
 from emulator.http import control_cli
-from emulator.http.control import PREVIEW_CHARS
+from emulator.http.control_views import PREVIEW_CHARS
 
 TOOLS: list[Any] = [{"type": "function", "function": {"name": "get_weather"}}]
 Control = Callable[..., httpx.Response]
