@@ -13,6 +13,7 @@ import anyio
 import openai
 import pytest
 from openai.types.beta import Assistant, Thread
+from openai.types.beta.threads import Run
 from pydantic import BaseModel
 
 from emulator import Emulator, reply
@@ -179,3 +180,16 @@ class RealIds:
             return self.client.vector_stores.create().id
         upload = (f"{placeholder}.txt", f"The text of {placeholder}.".encode())
         return self.client.files.create(file=upload, purpose="assistants").id
+
+
+def answer_calls(client: openai.OpenAI, run: Run, *outputs: str) -> Run:
+    """Submit one output per pending call, in order, and poll."""
+    assert run.required_action is not None
+    calls = run.required_action.submit_tool_outputs.tool_calls
+    return client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        tool_outputs=[
+            {"tool_call_id": c.id, "output": o} for c, o in zip(calls, outputs, strict=True)
+        ],
+    )

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from conftest import answer_calls
 from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Run
 
@@ -119,18 +120,6 @@ def thread(client: openai.OpenAI) -> Thread:
 def run(client: openai.OpenAI, thread: Thread, assistant: Assistant, **fields: Any) -> Run:
     return client.beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=assistant.id, **fields
-    )
-
-
-def submit(client: openai.OpenAI, run: Run, *outputs: str) -> Run:
-    assert run.required_action is not None
-    calls = run.required_action.submit_tool_outputs.tool_calls
-    return client.beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id,
-        thread_id=run.thread_id,
-        tool_outputs=[
-            {"tool_call_id": c.id, "output": o} for c, o in zip(calls, outputs, strict=True)
-        ],
     )
 
 
@@ -258,7 +247,7 @@ def test_a_tool_round_trip_with_two_parallel_calls_keeps_each_call_its_own_id(
         ("call_up_1", "get_weather", '{"city":"Paris"}'),
         ("call_up_2", "get_time", "{}"),
     ]
-    done = submit(client, waiting, "sunny", "12:00")
+    done = answer_calls(client, waiting, "sunny", "12:00")
 
     assert done.status == "completed"
     assert last_text(client, thread) == "Sunny, and it is noon."
@@ -298,7 +287,9 @@ def test_earlier_tool_rounds_each_call_before_its_output(
         completion("Done."),
     ]
 
-    done = submit(client, submit(client, run(client, thread, assistant), "sunny"), "noon")
+    done = answer_calls(
+        client, answer_calls(client, run(client, thread, assistant), "sunny"), "noon"
+    )
 
     assert done.status == "completed"
     assert upstream.bodies[2]["messages"][2:] == [
@@ -365,7 +356,7 @@ def test_an_upstream_id_reused_in_a_later_turn_is_replaced(
         completion(None, ("call_0", "get_time", "{}")),
     ]
 
-    again = submit(client, run(client, thread, assistant), "noon")
+    again = answer_calls(client, run(client, thread, assistant), "noon")
 
     ((call_id, name, _),) = calls_of(again)
     assert name == "get_time" and call_id not in ("call_0", "")
@@ -413,7 +404,7 @@ def test_a_forced_tool_choice_applies_only_to_the_turn_before_the_outputs(
 ) -> None:
     upstream.answers.append(completion(None, ("call_1", "get_time", "{}")))
 
-    done = submit(client, run(client, thread, assistant, tool_choice=tool_choice), "noon")
+    done = answer_calls(client, run(client, thread, assistant, tool_choice=tool_choice), "noon")
 
     assert done.status == "completed"
     before, after = upstream.bodies
@@ -1144,7 +1135,7 @@ def test_no_search_is_made_when_the_turn_may_not_or_cannot_search(
         for c in s.step_details.tool_calls  # type: ignore[union-attr]
     )
     if case == "forced function":  # the force is spent: the turn after the outputs searches
-        done = submit(client, first, "18 C")
+        done = answer_calls(client, first, "18 C")
         assert done.status == "completed"
         after = upstream.bodies[1]
         assert after["messages"][0]["content"].startswith(f"Answer briefly.\n\n{FOUND}")

@@ -10,6 +10,7 @@ from typing import Any
 
 import openai
 import pytest
+from conftest import answer_calls
 from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Message, Run
 
@@ -28,19 +29,6 @@ from emulator import (
 def ask(client: openai.OpenAI, thread: Thread, asst: Assistant, **fields: Any) -> Run:
     return client.beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=asst.id, **fields
-    )
-
-
-def answer_calls(client: openai.OpenAI, run: Run, *outputs: str) -> Run:
-    """Submit one output per pending call, in order, and poll."""
-    assert run.required_action is not None
-    calls = run.required_action.submit_tool_outputs.tool_calls
-    return client.beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id,
-        thread_id=run.thread_id,
-        tool_outputs=[
-            {"tool_call_id": c.id, "output": o} for c, o in zip(calls, outputs, strict=True)
-        ],
     )
 
 
