@@ -6,6 +6,9 @@ file of replies and rules, or its data), `progress=`, `hold=` and `latency=` (se
 construction); relative paths missing from the working directory are read from rootdir, and
 `examples/NAME` missing from both is the example shipped in the package.
 `assistants_emulator_server` serves the same emulator over real HTTP.
+
+pytest imports this module in every session of every project that installed the package, so it
+imports the emulator (pydantic, httpx, respx, tiktoken...) only when a fixture is first used.
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import examples
-from .emulator import Emulator
-from .engine.responders import load_script
 
 if TYPE_CHECKING:
+    from .emulator import Emulator
     from .http.server import ThreadedServer
 
 
@@ -48,6 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def build_emulator(options: dict[str, Any]) -> Emulator:
     """An emulator from marker options (shared by the fixture and by users' own fixtures)."""
+    from .emulator import Emulator
+    from .engine.responders import load_script
+
     options = dict(options)
     snapshot = options.pop("snapshot", None)
     script = options.pop("script", None)
@@ -92,6 +97,7 @@ def assistants_emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
 
 @pytest.fixture(scope="session")
 def _assistants_emulator_http() -> Iterator[ThreadedServer]:
+    from .emulator import Emulator
     from .http.server import ThreadedServer
 
     with ThreadedServer(Emulator()) as server:
