@@ -9,11 +9,12 @@ nothing heavy; the fixture's setup plus teardown is at most 0.5 ms per test.
   `import pytest` (pytest has always been imported when it loads a plugin), median of several,
   wall and CPU time; the emulator's own modules' share by `-X importtime`; the heavy modules the
   import pulls in (none expected).
-- `under_pytest`: a generated file of N tests that take the fixture and one of N that do not,
-  each run by `python -m pytest` in a subprocess. pytest times every test's setup and teardown;
-  the fixture's cost per test is the median of those with the fixture minus without, and the
-  first test's share is what the first use costs (importing the emulator). Whole runs are
-  timed too: (with - without) / N spreads that first use over the N tests.
+- `under_pytest`: generated files of N empty tests, taking the fixture, a do-nothing yield
+  fixture (pytest's own cost of any fixture) or none, each run by `python -m pytest` in a
+  subprocess. pytest times every test's setup and teardown: the fixture's cost per test is the
+  median with the fixture minus without (`_cpu_ms`: the same for the CPU time of each whole
+  test), and the first test's is what the first use costs (importing the emulator). Whole runs
+  are timed too: (with - without) / N, which spreads that first use over the N tests.
 - `in_process`: `build_emulator({})`, `start()` and `stop()` in this process, median.
 
 Subprocesses run this checkout's `emulator` (on `PYTHONPATH`) with bytecode caching on (in a
