@@ -1,8 +1,8 @@
 """Speed and memory of the emulator, measured in one process: `python -m benchmarks.run`.
 
-(a) A typical SDK workflow (create assistant, thread, message, `create_and_poll`, list messages)
-    answered by the emulator as users run it (default client, intercepted), divided by the same
-    SDK calls answered by a bare `MockTransport` replaying canned bodies: the SDK's own cost.
+(a) The text, tool-call and streamed SDK workflows answered by the emulator as users run it
+    (default client, intercepted), divided by the same SDK calls answered by a `MockTransport`
+    replaying the emulator's own bodies: the SDK's own cost (`benchmarks/bench_workflows.py`).
 (b) Fixture setup and teardown per test: `Emulator()` construction, `start()` and `stop()`.
 (c) Truncation figures, from `benchmarks/bench_truncation.py`.
 (d) Peak memory (tracemalloc) while 100,000 messages are stored.
@@ -28,7 +28,6 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,179 +36,11 @@ if __package__ in (None, ""):  # run as `python benchmarks/run.py`: make the rep
 
 import openai
 
+from benchmarks import bench_workflows
+from benchmarks.bench_workflows import HTTP
 from emulator import Emulator
-from emulator.http.pipeline import Request
 from emulator.pytest_plugin import build_emulator
 from emulator.wire.requests import CreateMessage, CreateThread
-
-API_KEY = "sk-bench"
-TARGET_RATIO = 1.5
-SDK_MAJOR = int(openai.__version__.split(".")[0])
-HTTP = importlib.import_module("httpx2" if SDK_MAJOR >= 3 else "httpx")  # what the SDK sends with
-
-Canned = dict[tuple[str, ...], tuple[int, dict[str, str], bytes]]
-
-
-# --- (a) SDK workflow: emulator vs. the SDK's own floor ---------------------------------------
-
-
-def workflow(client: openai.OpenAI) -> None:
-    """The calls most tests make: one assistant, one thread, one message, one run, one list."""
-    assistant = client.beta.assistants.create(model="gpt-4o", instructions="Answer briefly.")
-    thread = client.beta.threads.create()
-    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="Hello!")
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
-    messages = client.beta.threads.messages.list(thread_id=thread.id)
-    if run.status != "completed" or len(messages.data) != 2:
-        raise RuntimeError(f"unexpected workflow result: {run.status}, {len(messages.data)}")
-
-
-def route_key(method: str, path: str) -> tuple[str, ...]:
-    """`POST /v1/threads/thread_x/runs` -> `("POST", "threads", "*", "runs")`."""
-    parts = path.split("/")[2:]
-    return (method, *(part if n % 2 == 0 else "*" for n, part in enumerate(parts)))
-
-
-# Hosts no emulator owns: respx (openai 2.x) intercepts every httpx client, custom transports
-# included, so the floor and core clients must not use the emulator's base URL.
-OFF_EMULATOR_URL = "http://bench.invalid/v1"
-
-
-def sdk_client(handler: Callable[[Any], Any]) -> openai.OpenAI:
-    """A client with the SDK's default httpx settings and a `MockTransport` as its network."""
-    http_client = openai.DefaultHttpxClient(transport=HTTP.MockTransport(handler))
-    return openai.OpenAI(api_key=API_KEY, base_url=OFF_EMULATOR_URL, http_client=http_client)
-
-
-def _handle(emulator: Emulator, request: Any) -> Any:
-    """Hand a request for `OFF_EMULATOR_URL` to the emulator's core, as its API path."""
-    path = request.url.path.removeprefix("/v1")
-    query = list(request.url.params.multi_items())
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    return emulator.pipeline.handle(Request(request.method, path, query, headers, request.read()))
-
-
-def record_canned() -> Canned:
-    """The emulator's rendered answers to one workflow, by route: the floor replays them."""
-    emulator = Emulator()  # not started: reached only through this transport
-    canned: Canned = {}
-
-    def forward(request: Any) -> Any:
-        answer = _handle(emulator, request)
-        key = route_key(request.method, request.url.path)
-        canned[key] = (answer.status, answer.headers, answer.content)
-        return HTTP.Response(answer.status, headers=answer.headers, content=answer.content)
-
-    with sdk_client(forward) as client:
-        workflow(client)
-    return canned
-
-
-def floor_client(canned: Canned) -> openai.OpenAI:
-    """The floor: constant pre-rendered bodies, so all remaining cost is the SDK's."""
-
-    def answer(request: Any) -> Any:
-        status, headers, body = canned[route_key(request.method, request.url.path)]
-        return HTTP.Response(status, headers=headers, content=body)
-
-    return sdk_client(answer)
-
-
-def core_client(emulator: Emulator) -> openai.OpenAI:
-    """The emulator reached through a `MockTransport`: its core cost without interception."""
-
-    def answer(request: Any) -> Any:
-        reply = _handle(emulator, request)
-        return HTTP.Response(reply.status, headers=reply.headers, content=reply.content)
-
-    return sdk_client(answer)
-
-
-def time_interleaved(
-    paths: dict[str, Callable[[], None]],
-    iterations: int,
-    every_100: Callable[[], None] = lambda: None,
-) -> dict[str, list[float]]:
-    """Seconds per call of each path, calls alternating so that load on the machine hits all.
-
-    Iteration `i` calls every path once, starting at a rotating position (no path always goes
-    first); `every_100` runs between blocks of 100 iterations.
-    """
-    names = list(paths)
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    for fn in paths.values():  # warm up caches, encodings and the SDK's lazy imports
-        for _ in range(20):
-            fn()
-    every_100()
-    for i in range(iterations):
-        if i and i % 100 == 0:
-            every_100()
-        for k in range(len(names)):
-            name = names[(i + k) % len(names)]
-            fn = paths[name]
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return samples
-
-
-def check_and_reset(*emulators: Emulator) -> None:
-    """Fail on broken state, then start empty: like a test, each round sees a fresh emulator."""
-    for emulator in emulators:
-        problems = emulator.check_invariants()
-        if problems:
-            raise RuntimeError(f"state broke during the benchmark: {problems}")
-        emulator.reset()
-
-
-def measure_workflow(iterations: int) -> dict[str, Any]:
-    canned = record_canned()
-    with Emulator() as emulator, openai.OpenAI(api_key=API_KEY) as intercepted:
-        core_emulator = Emulator()
-        with floor_client(canned) as floor, core_client(core_emulator) as core:
-            samples = time_interleaved(
-                {
-                    "floor": lambda: workflow(floor),
-                    "emulator": lambda: workflow(intercepted),
-                    "emulator_core": lambda: workflow(core),
-                },
-                iterations,
-                every_100=lambda: check_and_reset(emulator, core_emulator),
-            )
-        check_and_reset(emulator, core_emulator)
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    paired = [e / f for e, f in zip(samples["emulator"], samples["floor"], strict=True)]
-    return {
-        "iterations": iterations,
-        "requests_per_workflow": 6,
-        "distinct_routes": len(canned),
-        "floor_ms": medians["floor"] * 1e3,
-        "emulator_ms": medians["emulator"] * 1e3,
-        "emulator_core_ms": medians["emulator_core"] * 1e3,
-        "ratio": medians["emulator"] / medians["floor"],
-        "core_ratio": medians["emulator_core"] / medians["floor"],
-        "paired_ratio": statistics.median(paired),
-        "target_ratio": TARGET_RATIO,
-    }
-
-
-def profile_workflow(iterations: int, top: int = 30) -> None:
-    """cProfile the intercepted workflow and print the costliest functions (`--profile`)."""
-    import cProfile
-    import pstats
-
-    with Emulator() as emulator, openai.OpenAI(api_key=API_KEY) as client:
-        for _ in range(20):
-            workflow(client)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for n in range(iterations):
-            if n % 100 == 0:
-                emulator.reset()
-            workflow(client)
-        profiler.disable()
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
-
 
 # --- (b) fixture setup and teardown -----------------------------------------------------------
 
@@ -343,10 +174,8 @@ def _figures(title: str, figures: dict[str, Any]) -> list[str]:
 
 
 def render_table(results: dict[str, Any]) -> str:
-    w = results["workflow"]
     f = results["fixture"]
     m = results["memory"]
-    verdict = "meets" if w["ratio"] <= TARGET_RATIO else "MISSES"
     load = results["machine"]["load_average_1m"]
     load = "n/a" if load is None else f"{load:.2f}"
     lines = [
@@ -357,14 +186,7 @@ def render_table(results: dict[str, Any]) -> str:
         "",
         f"{'figure':<52}{'value':>14}",
         "-" * 66,
-        "(a) SDK workflow, median of " + f"{w['iterations']} (6 requests each)",
-        f"{'  floor: SDK + canned MockTransport':<52}{w['floor_ms']:>11.3f} ms",
-        f"{'  emulator, default client intercepted':<52}{w['emulator_ms']:>11.3f} ms",
-        f"{'  emulator core via MockTransport':<52}{w['emulator_core_ms']:>11.3f} ms",
-        f"{'  ratio emulator / floor':<52}{w['ratio']:>12.2f} x",
-        f"{'  ratio emulator core / floor':<52}{w['core_ratio']:>12.2f} x",
-        f"{'  median of per-iteration ratios emulator / floor':<52}{w['paired_ratio']:>12.2f} x",
-        f"  target <= {TARGET_RATIO}x: {verdict}",
+        *bench_workflows.render(results["workflows"]),
         f"(b) fixture per test, median of {f['iterations']}",
         f"{'  Emulator() construction':<52}{f['construct_ms']:>11.3f} ms",
         f"{'  start() + stop()':<52}{f['start_stop_ms']:>11.3f} ms",
@@ -390,18 +212,20 @@ def render_table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
-    parser.add_argument("--iterations", type=int, default=1_000, help="workflows per path")
+    parser.add_argument("--iterations", type=int, default=500, help="runs of each workflow")
     parser.add_argument("--fixtures", type=int, default=300, help="fixture cycles")
     parser.add_argument("--messages", type=int, default=100_000, help="messages for (d)")
     parser.add_argument(
-        "--profile", action="store_true", help="only cProfile the emulator's workflow"
+        "--profile",
+        choices=list(bench_workflows.WORKFLOWS),
+        help="only cProfile this workflow on the emulator",
     )
     parser.add_argument(
         "--load", action="store_true", help="also load the real server (benchmarks/load.py)"
     )
     args = parser.parse_args(argv)
     if args.profile:
-        profile_workflow(args.iterations)
+        bench_workflows.profile(args.profile, args.iterations)
         return 0
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -412,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     # Truncation first: it measures the encodings' first-use cost, before anything loads them.
     results["truncation"] = measure_module("bench_truncation")
     results["fixture"] = measure_fixture(args.fixtures)
-    results["workflow"] = measure_workflow(args.iterations)
+    results["workflows"] = bench_workflows.measure(args.iterations)
     results["memory"] = measure_memory(args.messages)
     results["retrieval"] = measure_module("bench_retrieval")
     results["forward"] = measure_module("bench_forward")

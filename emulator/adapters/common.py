@@ -13,7 +13,8 @@ from ..http.pipeline import RequestHandler, Response
 def answer(handler: RequestHandler, request: Any, body: bytes, library: Any) -> Response:
     """Hand the request to the emulator; injected network faults raise the library's errors."""
     try:
-        headers = dict(request.headers.items())  # `dict(headers)` rescans them for every name
+        # `.items()` once: `dict(headers)` would rescan them for every name
+        headers = request.headers.items()
         return handler.handle(handler.request(request.method, str(request.url), headers, body))
     except ConnectionDropped:
         raise library.RemoteProtocolError(

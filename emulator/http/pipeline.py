@@ -32,6 +32,7 @@ from .routes.base import Answer
 __all__ = ["Pipeline", "RecordedRequest", "Request", "RequestHandler", "Response"]
 
 log = logging.getLogger("emulator")
+Headers = Mapping[str, str] | Iterable[tuple[str, str]]  # a mapping or (name, value) pairs
 OPENAI_VERSION = "2020-10-01"
 
 
@@ -98,9 +99,7 @@ class RequestHandler(Protocol):
     @property
     def latency(self) -> float: ...
 
-    def request(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> Request: ...
+    def request(self, method: str, url: str, headers: Headers, body: bytes) -> Request: ...
 
     def handle(self, request: Request) -> Response: ...
 
@@ -163,15 +162,19 @@ class Pipeline:
                 return base
         return None
 
-    def request(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Request:
+    def request(self, method: str, url: str, headers: Headers, body: bytes) -> Request:
         """A request for a full URL, its path relative to the owning base URL (whole path if
-        none) and its query split into pairs."""
-        parts = urlsplit(url)
+        none), its query split into pairs and its header names lower-cased."""
         base = self.base_for(url)
-        base_path = urlsplit(base).path.rstrip("/") if base is not None else ""
-        path = parts.path[len(base_path) :] or "/"
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        lowered = {k.lower(): v for k, v in headers.items()}
+        if base is None:
+            parts = urlsplit(url)
+            path, raw_query = parts.path, parts.query
+        else:  # the common case, without urlsplit's general parsing
+            path, _, raw_query = url[len(base) :].partition("#")[0].partition("?")
+        path = path or "/"
+        query = parse_qsl(raw_query, keep_blank_values=True) if raw_query else []
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        lowered = {k.lower(): v for k, v in pairs}
         return Request(method.upper(), path, query, lowered, body, url)
 
     # --- the pipeline: fault, record, request id, auth, route, lock, render --------------
@@ -267,12 +270,13 @@ class Pipeline:
         bytes (both unbounded when None, the in-process default)."""
         keep, body_cap = self.settings.request_log, self.settings.request_log_body
         body = request.body if body_cap is None else request.body[:body_cap]
+        headers = request.headers  # the request's own dict, lower-cased; `requests` copies it
         record = RecordedRequest(
             request.method,
             request.url or request.path,
             request.path,
             request.query,
-            dict(request.headers),
+            headers if isinstance(headers, dict) else dict(headers),
             body,
             status,
             len(request.body),

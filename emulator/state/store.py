@@ -10,6 +10,8 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar, cast
 
+import orjson
+
 from ..wire.objects import Obj, Page
 from .lock import StoreLock
 
@@ -22,8 +24,13 @@ _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
 def clone(value: T) -> T:
-    """A deep copy of plain JSON data, about three times faster than `copy.deepcopy`."""
-    return cast(T, _clone(value))
+    """A deep copy of plain JSON data: an orjson round trip, about eight times faster than
+    `copy.deepcopy` (and NaN becomes null, as rendering writes it). What orjson cannot write
+    (integers beyond 64 bits, non-string keys) is copied by walking it."""
+    try:
+        return cast(T, orjson.loads(orjson.dumps(value)))
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return cast(T, _clone(value))
 
 
 def _clone(value: Any) -> Any:

@@ -25,12 +25,14 @@ class TooDeep(ValueError):
 def loads(raw: str | bytes, *, max_depth: int) -> Any:
     """Decode strict JSON nesting at most `max_depth` levels (`NotJSON`, `TooDeep` otherwise)."""
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+        if not isinstance(raw, str):  # as `json.loads` reads bytes: UTF-8, -16 or -32
+            raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        data = _DECODER.decode(raw)
     except RecursionError:
         raise TooDeep(f"nested more than {max_depth} levels") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise NotJSON(str(error)) from None
-    if not _shallow(data, max_depth):
+    if _brackets(raw) > max_depth and not _shallow(data, max_depth):
         raise TooDeep(f"nested more than {max_depth} levels")
     return data
 
@@ -44,6 +46,16 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text[:40]} is out of range")
     return value
+
+
+def _brackets(raw: str | bytes) -> int:
+    """An upper bound of the nesting depth: deeper needs at least as many brackets."""
+    if isinstance(raw, str):
+        return raw.count("[") + raw.count("{")
+    return raw.count(b"[") + raw.count(b"{")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def _shallow(value: Any, max_depth: int) -> bool:

@@ -27,7 +27,20 @@ __all__ = [
 
 MODULES = (assistants, runs, threads, messages, models, files, vector_stores)
 ROUTES: list[Route] = [route for module in MODULES for route in module.ROUTES]
-_COMPILED = [(method, re.compile(pattern + r"/?"), handler) for method, pattern, handler in ROUTES]
+
+
+def _shape(path: str) -> tuple[str, int]:
+    """A path's first segment and segment count (a trailing slash ignored): only routes of the
+    same shape can match, so each request tries a handful of patterns, not all of them."""
+    segments = path.rstrip("/").split("/")
+    return (segments[1] if len(segments) > 1 else "", len(segments))
+
+
+_BY_SHAPE: dict[tuple[str, int], list[tuple[str, re.Pattern[str], Handler]]] = {}
+for _method, _pattern, _handler in ROUTES:  # every segment is a literal or one `[^/]+` id
+    _BY_SHAPE.setdefault(_shape(_pattern.replace("[^/]", "")), []).append(
+        (_method, re.compile(_pattern + r"/?"), _handler)
+    )
 ID_PREFIXES = {
     "assistant_id": "asst",
     "thread_id": "thread",
@@ -42,7 +55,7 @@ def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
     """The handler for a method and path with its checked ids, or the 404/405/400 the API
     answers."""
     allowed = False
-    for route_method, pattern, handler in _COMPILED:
+    for route_method, pattern, handler in _BY_SHAPE.get(_shape(path), ()):
         match = pattern.fullmatch(path)
         if match is None:
             continue
