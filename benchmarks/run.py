@@ -3,7 +3,8 @@
 (a) The text, tool-call and streamed SDK workflows answered by the emulator as users run it
     (default client, intercepted), divided by the same SDK calls answered by a `MockTransport`
     replaying the emulator's own bodies: the SDK's own cost (`benchmarks/bench_workflows.py`).
-(b) Fixture setup and teardown per test: `Emulator()` construction, `start()` and `stop()`.
+(b) What the pytest plugin costs: importing it, and the fixture per test under real pytest
+    (`benchmarks/bench_fixture.py`).
 (c) Truncation figures, from `benchmarks/bench_truncation.py`.
 (d) Peak memory (tracemalloc) while 100,000 messages are stored.
 (e) Retrieval: ingesting 1 MB of text against tiktoken's own encode, and a search over 1,000
@@ -24,7 +25,6 @@ import importlib
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 import tracemalloc
@@ -39,44 +39,7 @@ import openai
 from benchmarks import bench_workflows
 from benchmarks.bench_workflows import HTTP
 from emulator import Emulator
-from emulator.pytest_plugin import build_emulator
 from emulator.wire.requests import CreateMessage, CreateThread
-
-# --- (b) fixture setup and teardown -----------------------------------------------------------
-
-
-def measure_fixture(iterations: int) -> dict[str, Any]:
-    """What the `assistants_emulator` fixture costs each test: build, start, stop."""
-
-    def setup_and_teardown() -> None:
-        emulator = build_emulator({})
-        with emulator:
-            pass
-
-    start = time.perf_counter()
-    setup_and_teardown()
-    first = time.perf_counter() - start
-    construct: list[float] = []
-    start_stop: list[float] = []
-    total: list[float] = []
-    for _ in range(iterations):
-        t0 = time.perf_counter()
-        emulator = build_emulator({})
-        t1 = time.perf_counter()
-        emulator.start()
-        emulator.stop()
-        t2 = time.perf_counter()
-        construct.append(t1 - t0)
-        start_stop.append(t2 - t1)
-        total.append(t2 - t0)
-    return {
-        "iterations": iterations,
-        "first_ms": first * 1e3,
-        "construct_ms": statistics.median(construct) * 1e3,
-        "start_stop_ms": statistics.median(start_stop) * 1e3,
-        "total_ms": statistics.median(total) * 1e3,
-    }
-
 
 # --- (c) truncation ---------------------------------------------------------------------------
 
@@ -174,7 +137,6 @@ def _figures(title: str, figures: dict[str, Any]) -> list[str]:
 
 
 def render_table(results: dict[str, Any]) -> str:
-    f = results["fixture"]
     m = results["memory"]
     load = results["machine"]["load_average_1m"]
     load = "n/a" if load is None else f"{load:.2f}"
@@ -187,12 +149,8 @@ def render_table(results: dict[str, Any]) -> str:
         f"{'figure':<52}{'value':>14}",
         "-" * 66,
         *bench_workflows.render(results["workflows"]),
-        f"(b) fixture per test, median of {f['iterations']}",
-        f"{'  Emulator() construction':<52}{f['construct_ms']:>11.3f} ms",
-        f"{'  start() + stop()':<52}{f['start_stop_ms']:>11.3f} ms",
-        f"{'  setup + teardown':<52}{f['total_ms']:>11.3f} ms",
-        f"{'  first setup + teardown in the process':<52}{f['first_ms']:>11.3f} ms",
     ]
+    lines += _figures("(b) plugin import and fixture", results["fixture"])
     lines += _figures("(c) truncation", results["truncation"])
     lines += [
         f"(d) memory, {m['messages']:,} messages in {m['threads']:,} threads (tracemalloc)",
@@ -213,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
     parser.add_argument("--iterations", type=int, default=500, help="runs of each workflow")
-    parser.add_argument("--fixtures", type=int, default=300, help="fixture cycles")
     parser.add_argument("--messages", type=int, default=100_000, help="messages for (d)")
     parser.add_argument(
         "--profile",
@@ -235,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     # Truncation first: it measures the encodings' first-use cost, before anything loads them.
     results["truncation"] = measure_module("bench_truncation")
-    results["fixture"] = measure_fixture(args.fixtures)
+    results["fixture"] = measure_module("bench_fixture")
     results["workflows"] = bench_workflows.measure(args.iterations)
     results["memory"] = measure_memory(args.messages)
     results["retrieval"] = measure_module("bench_retrieval")
