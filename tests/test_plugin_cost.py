@@ -3,7 +3,7 @@
 pytest imports `emulator.pytest_plugin` in every session, so importing it (and `emulator`)
 loads none of the heavy libraries: the package's names are imported on first use. Fresh
 interpreters (subprocesses) are the only place where `sys.modules` shows that. The fixture
-leaves nothing behind either: respx forgets the requests it saw once the emulator stops.
+leaves nothing behind either: respx keeps no record of the requests.
 """
 
 from __future__ import annotations
@@ -140,14 +140,17 @@ def test_type_checkers_see_the_names_runtime_imports() -> None:
 # --- nothing left behind ---------------------------------------------------------------------
 
 
-def test_stopping_forgets_what_respx_recorded() -> None:
+def test_respx_keeps_no_record_of_the_requests() -> None:
+    """respx records every call its routes answer; the emulator's router has none, so a long
+    session does not grow a list of every request it made."""
     from emulator.adapters.registry import REGISTRY
 
     router = REGISTRY._interceptors[0].router
-    for _ in range(3):
-        with Emulator(), httpx.Client() as client:
-            client.get("https://api.openai.com/v1/models", headers={"Authorization": "Bearer k"})
-            assert router.calls.call_count == 1
-
+    with Emulator(), httpx.Client() as client:
+        for _ in range(3):
+            response = client.get(
+                "https://api.openai.com/v1/models", headers={"Authorization": "Bearer k"}
+            )
+            assert response.status_code == 200
     assert router.calls.call_count == 0
-    assert [route.calls.call_count for route in router.routes] == [0]
+    assert len(router.routes) == 0
