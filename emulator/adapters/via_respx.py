@@ -36,8 +36,9 @@ class _EmulatorRouter(respx.MockRouter):
 
     def _handler_for(self, request: httpx.Request) -> RequestHandler:
         handler = self._owner(str(request.url))
-        if handler is None:  # how respx sends a request on to the real transport
-            raise PassThrough("not an emulator's URL", request=request, origin=None)
+        if handler is None:  # how respx sends a request on to the real transport; `origin`,
+            # the route that let it pass, is only recorded, and this router has no routes
+            raise PassThrough("not an emulator URL", request=request, origin=None)  # type: ignore[arg-type]
         return handler
 
     def handler(self, request: httpx.Request) -> httpx.Response:
