@@ -114,7 +114,8 @@ def asgi_call(emu: Emulator, method: str, path: str, body: Any) -> list[dict[str
     return sent
 
 
-def test_sse_frames_go_out_as_separate_body_chunks(emu: Emulator) -> None:
+def test_sse_events_go_out_a_chunk_per_run_transition(emu: Emulator) -> None:
+    """Each transition's events are one body chunk, sent as the run moves (not one body)."""
     emu.script(reply.text("a b c", chunks=["a", " b", " c"]))
     created = asgi_call(emu, "POST", "/v1/assistants", {"model": "gpt-4o"})
     assistant_id = json.loads(created[1]["body"])["id"]
@@ -131,7 +132,9 @@ def test_sse_frames_go_out_as_separate_body_chunks(emu: Emulator) -> None:
     assert start["type"] == "http.response.start" and start["status"] == 200
     assert all(c["more_body"] and c["body"].startswith(b"event: ") for c in chunks)
     assert chunks[-1]["body"] == b"event: done\ndata: [DONE]\n\n"
-    assert sum(c["body"].startswith(b"event: thread.message.delta") for c in chunks) == 3
+    events = [line for c in chunks for line in c["body"].split(b"\n") if line.startswith(b"event:")]
+    assert events.count(b"event: thread.message.delta") == 3
+    assert events[0] == b"event: thread.created" and len(chunks) > 3  # run.created, queued, ...
     assert end == {"type": "http.response.body", "body": b""}
 
 

@@ -19,6 +19,7 @@ from ..wire.render import compact_json
 RESTING = frozenset({"requires_action"}) | TERMINAL_RUN_STATUSES
 RESTING_EVENTS = frozenset(f"thread.run.{status}" for status in RESTING)
 Frame = tuple[str, str]  # (event name, compact JSON data)
+Frames = list[Frame]  # what one transition reported, sent together
 
 
 class Events:
@@ -58,8 +59,9 @@ class Streams:
 
     def follow(
         self, run_id: str, events: Events, step: Callable[[], Generator[None, None, None]]
-    ) -> Iterator[Frame]:
-        """The frames of a streamed request, produced as the client reads them.
+    ) -> Iterator[Frames]:
+        """The frames of a streamed request, produced as the client reads them, in batches:
+        what one transition (or one live delta) reported.
 
         First what the request itself produced, then what `step` (one transition) adds, once per
         read, until it adds nothing. `step` takes the lock itself and yields, without it, when
@@ -73,14 +75,14 @@ class Streams:
 
     def _frames(
         self, run_id: str, events: Events, step: Callable[[], Generator[None, None, None]]
-    ) -> Iterator[Frame]:
+    ) -> Iterator[Frames]:
         try:
             while True:
                 with self._lock:
                     frames, events.frames = events.frames, []
                     following = self._open.get(run_id) is events
                 if frames:
-                    yield from frames
+                    yield frames
                     continue
                 if not following:
                     return
@@ -89,8 +91,9 @@ class Streams:
                 try:
                     for _ in steps:
                         frames = self._take(events)
-                        moved = moved or bool(frames)
-                        yield from frames
+                        if frames:
+                            moved = True
+                            yield frames
                 finally:
                     steps.close()
                 with self._lock:
@@ -101,7 +104,7 @@ class Streams:
                 if self._open.get(run_id) is events:
                     del self._open[run_id]
 
-    def _take(self, events: Events) -> list[Frame]:
+    def _take(self, events: Events) -> Frames:
         with self._lock:
             frames, events.frames = events.frames, []
         return frames

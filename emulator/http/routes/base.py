@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from ...backend import ListQuery, Scope
-from ...engine.stream import Events, Frame
+from ...engine.stream import Events, Frames
 from ...wire import decode
 from ...wire import requests as schemas
 from ...wire.errors import InvalidRequestError
@@ -77,9 +77,10 @@ class Call:
 
 @dataclass(frozen=True)
 class Stream:
-    """A `stream: true` answer: (event, compact JSON) frames, made as the client reads them."""
+    """A `stream: true` answer: batches of (event, compact JSON) frames, each what one
+    transition reported, made as the client reads them."""
 
-    frames: Iterator[Frame]
+    frames: Iterator[Frames]
 
 
 @dataclass(frozen=True)
