@@ -10,16 +10,18 @@ Costs are kept as running sums over a window of consecutive counted positions, `
 high]``: the walk over the window is a bisect, and the window grows down as far as a walk
 needs. New messages come after the window; a walk from the newest then starts a new window at
 the top and, when it comes down to the old one, joins it (the new part is shifted, the old is
-untouched), so each run costs what changed since the previous one, plus O(log n).
+untouched), so a run costs what changed since the previous one, plus O(log n) and the slices
+its report is made of.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, sub
 from typing import Any, Generic, TypeVar, cast, overload
 
 from .prompt_sources import MessageAccount, PromptMessage, kept_account
@@ -179,27 +181,58 @@ class PromptIndex(Generic[V]):
     def _grow(self, lo: int, least: int | None) -> None:
         """Count down from the window's low end towards ``lo`` while the window's running sum
         there is at least ``least`` (what still fits the walk's room; None: all the way)."""
-        sums, costs, low = self._sums, self._costs, self._low
-        meet = self._older[1] if self._older is not None else -1
-        try:
-            while low > lo and (least is None or sums[low] >= least):
-                if low == meet:  # the window below: join it, shifting this (newer) one
-                    assert self._older is not None
-                    older_low, _, top = self._older
-                    shift = top - sums[low]
-                    for k in range(low, self._high + 1):
-                        sums[k] += shift
-                    if least is not None:
-                        least += shift
-                    low, meet, self._older = older_low, -1, None
-                    continue
-                cost = costs[low - 1]
-                if cost < 0:
-                    cost = self._count(low - 1)
-                low -= 1
-                sums[low] = sums[low + 1] - cost
-        finally:
-            self._low = low
+        sums = self._sums
+        while self._low > lo and (least is None or sums[self._low] >= least):
+            low, older = self._low, self._older
+            if older is not None and low == older[1]:  # join the window below, shifting this one
+                shift = older[2] - sums[low]
+                for k in range(low, self._high + 1):
+                    sums[k] += shift
+                if least is not None:
+                    least += shift
+                self._low, self._older = older[0], None
+                continue
+            bottom = max(lo, -1 if older is None else older[1])
+            new_low = self._count_down(
+                bottom, low, math.inf if least is None else sums[low] - least
+            )
+            downward = itertools.accumulate(
+                reversed(self._costs[new_low:low]), sub, initial=sums[low]
+            )
+            sums[new_low : low + 1] = list(downward)[::-1]
+            self._low = new_low
+
+    def _count_down(self, lo: int, hi: int, room: float) -> int:
+        """Count messages newest first from ``hi - 1`` down to ``lo`` until their cost is over
+        ``room``, the one over it included; the lowest position counted.
+
+        Messages not counted yet (the common case) are read and counted in one tight loop, and
+        their accounts and views built column by column, rather than a call each."""
+        costs = self._costs
+        i = hi
+        if costs[lo:hi].count(-1) != hi - lo:  # some counted before: one by one
+            while i > lo and room >= 0:
+                i -= 1
+                room -= costs[i] if costs[i] >= 0 else self._count(i)
+            return i
+        roles, items, text, count = self._roles, self._items, self._reader.text, self.counter.count
+        for role in set(roles[lo:hi]) - self._overheads.keys():
+            self._overheads[role] = message_overhead(self.counter, role)
+        overheads = self._overheads
+        texts: list[str] = []
+        block: list[int] = []
+        while i > lo and room >= 0:
+            i -= 1
+            texts.append(text(items[i]))
+            block.append(overheads[roles[i]] + count(texts[-1]))
+            room -= block[-1]
+        texts.reverse()
+        block.reverse()
+        accounts = list(map(kept_account, self._ids[i:hi], roles[i:hi], texts, block, range(i, hi)))
+        self._views[i:hi] = map(self._reader.view, accounts)
+        self._kept[i:hi] = accounts
+        costs[i:hi] = block
+        return i
 
     def _count_range(self, lo: int, hi: int) -> None:
         """Count whatever of ``[lo, hi)`` is not counted yet (the window is)."""
