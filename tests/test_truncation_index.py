@@ -106,7 +106,7 @@ def test_an_index_truncates_like_the_plain_thread(operations: list[tuple[str, An
 
 
 def assert_pieces(
-    index: PromptIndex[MessageAccount],
+    index: PromptIndex[PromptMessage],
     pieces: tuple[tuple[int, int], ...],
     visible: tuple[MessageAccount, ...],
 ) -> None:
@@ -116,7 +116,8 @@ def assert_pieces(
     for lo, hi in pieces:
         whole = min(hi, len(index))
         if lo < whole and by_position[lo].fate == "kept":
-            assert index.views(lo, whole) == [by_position[p] for p in range(lo, whole)]
+            kept = [by_position[p] for p in range(lo, whole)]
+            assert index.views(lo, whole) == [PromptMessage(a.id, a.role, a.text) for a in kept]
 
 
 @pytest.mark.parametrize("first_budget", [0, 60, 10_000])

@@ -35,26 +35,24 @@ V = TypeVar("V")
 @dataclass(frozen=True)
 class Reader(Generic[V]):
     """How an index reads the items it is given: a role at once, a text only when counted, and
-    ``view``, what the caller wants of a kept message besides its account (built once)."""
+    ``view(id, role, text)``, what the caller wants of a message kept whole besides its
+    account (built once, with it)."""
 
     role: Callable[[Any], str]
     text: Callable[[Any], str]
-    view: Callable[[MessageAccount], V]
+    view: Callable[[str, str, str], V]
 
 
-def _same(account: MessageAccount) -> MessageAccount:
-    return account
-
-
-PLAIN_READER = Reader(attrgetter("role"), attrgetter("text"), _same)
-"""Items that are PromptMessages (never atomic: tool exchanges are truncate()'s ``extra``)."""
+PLAIN_READER = Reader(attrgetter("role"), attrgetter("text"), PromptMessage)
+"""Items that are PromptMessages (never atomic: tool exchanges are truncate()'s ``extra``),
+viewed as themselves."""
 
 
 class PromptIndex(Generic[V]):
     """A thread's messages in order, counted lazily, kept in step with the thread by ids."""
 
     @overload
-    def __init__(self: PromptIndex[MessageAccount], counter: TokenCounter) -> None: ...
+    def __init__(self: PromptIndex[PromptMessage], counter: TokenCounter) -> None: ...
     @overload
     def __init__(self, counter: TokenCounter, reader: Reader[V]) -> None: ...
     def __init__(self, counter: TokenCounter, reader: Reader[Any] = PLAIN_READER) -> None:
@@ -215,22 +213,29 @@ class PromptIndex(Generic[V]):
                 i -= 1
                 room -= costs[i] if costs[i] >= 0 else self._count(i)
             return i
-        roles, items, text, count = self._roles, self._items, self._reader.text, self.counter.count
+        roles, count = self._roles, self.counter.count
         for role in set(roles[lo:hi]) - self._overheads.keys():
             self._overheads[role] = message_overhead(self.counter, role)
-        overheads = self._overheads
+        newest_first = range(hi - 1, lo - 1, -1)
         texts: list[str] = []
         block: list[int] = []
-        while i > lo and room >= 0:
-            i -= 1
-            texts.append(text(items[i]))
-            block.append(overheads[roles[i]] + count(texts[-1]))
-            room -= block[-1]
+        for text, overhead in zip(
+            map(self._reader.text, map(self._items.__getitem__, newest_first)),
+            map(self._overheads.__getitem__, map(roles.__getitem__, newest_first)),
+            strict=True,
+        ):
+            cost = overhead + count(text)
+            texts.append(text)
+            block.append(cost)
+            room -= cost
+            if room < 0:
+                break
+        i -= len(block)
         texts.reverse()
         block.reverse()
-        accounts = list(map(kept_account, self._ids[i:hi], roles[i:hi], texts, block, range(i, hi)))
-        self._views[i:hi] = map(self._reader.view, accounts)
-        self._kept[i:hi] = accounts
+        ids = self._ids[i:hi]
+        self._views[i:hi] = map(self._reader.view, ids, roles[i:hi], texts)
+        self._kept[i:hi] = map(kept_account, ids, roles[i:hi], texts, block, range(i, hi))
         costs[i:hi] = block
         return i
 
@@ -248,8 +253,7 @@ class PromptIndex(Generic[V]):
         if overhead is None:
             overhead = self._overheads[role] = message_overhead(self.counter, role)
         cost = overhead + self.counter.count(text)
-        account = kept_account(self._ids[i], role, text, cost, i)
-        self._views[i] = self._reader.view(account)
-        self._kept[i] = account
+        self._views[i] = self._reader.view(self._ids[i], role, text)
+        self._kept[i] = kept_account(self._ids[i], role, text, cost, i)
         self._costs[i] = cost
         return cost

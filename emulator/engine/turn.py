@@ -114,7 +114,7 @@ def context_message(account: MessageAccount) -> ContextMessage:
     return ContextMessage(account.id, account.role, account.text, account.fate == "shortened")
 
 
-THREAD_READER = Reader(itemgetter("role"), message_text, context_message)
+THREAD_READER = Reader(itemgetter("role"), message_text, ContextMessage)
 """How a prompt index reads stored messages. It reads their text outside the store lock, when
 it first counts them: a stored message's content is written once, under the lock, before any
 turn can list its id, and never changes (modify takes metadata only)."""
