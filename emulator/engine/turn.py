@@ -407,7 +407,9 @@ def _stored_after(messages: Collection, known: int, new_ids: list[str]) -> list[
     first run): one copy of the collection, in the same order as its ids, is cheaper than a
     lookup each."""
     if len(new_ids) > 64:
-        return messages.values()[known:]
+        stored = messages.values()[known:]
+        assert len(stored) == len(new_ids)
+        return stored
     return [_stored(messages.get(i)) for i in new_ids]
 
 
