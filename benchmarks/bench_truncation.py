@@ -6,8 +6,9 @@ Measured in one process:
 - runs on threads of 100, 1,000 and 10,000 messages. Threads are built directly with
   `emu.backend.add_message` (fast, no HTTP); runs are timed through the SDK, as users run them:
   `runs.create_and_poll` on a default client intercepted by the emulator (one POST, one GET).
-  The first run on a thread counts every message; each repeated run follows a new user message,
-  so it pays for what changed (two messages), not for the thread;
+  The first run on a thread reads and counts the messages its walk reaches (the beginning and
+  the newest that fit: about half of the 10,000-message thread); each repeated run follows a
+  new user message, so it pays for what changed (two messages), not for the thread;
 - for comparison, `truncate()` over the same thread as a plain list (no index): it walks and
   rebuilds every visible message each time.
 

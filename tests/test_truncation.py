@@ -13,15 +13,12 @@ from typing import overload
 import openai
 import pytest
 from conftest import WordCounter
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from openai.types.beta.threads import Run
 
 from emulator import ContextMessage, Emulator, ModelInfo, RunContext, reply
 from emulator.engine.tokens import MESSAGE_OVERHEAD, counter_for_encoding, message_tokens
 from emulator.engine.truncation import (
     MIN_SHORTENED,
-    PromptIndex,
     PromptMessage,
     TruncationStrategy,
     truncate,
@@ -650,70 +647,6 @@ def test_a_deleted_message_leaves_the_prompt(
     assert [m.id for m in contexts[1].messages] == [ids[0], *ids[2:]]
     assert again.usage is not None
     assert again.usage.prompt_tokens == prompt(SIX[0], *SIX[2:], ("assistant", "ok"))
-
-
-# --- a PromptIndex truncates like the plain sequence -----------------------------------------
-
-
-class Words:
-    """A word counter (a token is a word), cheap enough for many examples."""
-
-    def count(self, text: str) -> int:
-        return len(text.split())
-
-    def truncate(self, text: str, max_tokens: int) -> str:
-        return " ".join(text.split()[:max_tokens])
-
-
-prompt_messages = st.lists(
-    st.builds(
-        lambda n, role, size: PromptMessage(f"m{n}", role, " ".join(["w"] * size)),
-        st.integers(0, 10**6),
-        st.sampled_from(["user", "assistant"]),
-        st.integers(0, 40),
-    ),
-    max_size=30,
-    unique_by=lambda m: m.id,
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    messages=prompt_messages,
-    extra_sizes=st.lists(st.integers(0, 30), max_size=3),
-    budget=st.integers(0, 700),
-    last=st.one_of(st.none(), st.integers(1, 35)),
-    appended=st.integers(0, 5),
-    deleted=st.sets(st.integers(0, 29), max_size=4),
-)
-def test_an_index_truncates_like_the_plain_thread(
-    messages: list[PromptMessage],
-    extra_sizes: list[int],
-    budget: int,
-    last: int | None,
-    appended: int,
-    deleted: set[int],
-) -> None:
-    counter = Words()
-    extra = [
-        PromptMessage(f"call_{i}", "tool", "x " * size, atomic=True)
-        for i, size in enumerate(extra_sizes)
-    ]
-    strategy = (
-        TruncationStrategy("auto") if last is None else TruncationStrategy("last_messages", last)
-    )
-    # The index first sees an older state of the thread, then messages deleted and appended.
-    by_id = {m.id: m for m in messages}.__getitem__
-    index = PromptIndex(counter)
-    index.sync([m.id for m in messages[: max(0, len(messages) - appended)]], by_id)
-    thread = [m for i, m in enumerate(messages) if i not in deleted]
-    index.sync([m.id for m in thread], by_id)
-
-    options = {"counter": counter, "budget": budget, "fixed_tokens": 5, "strategy": strategy}
-    indexed = truncate(index, extra=extra, **options)
-    plain = truncate([*thread, *extra], **options)
-    assert indexed == plain
-    assert indexed.accounts() == plain.accounts()
 
 
 # --- auto keeps the beginning (issue 11 point 1) ---------------------------------------------

@@ -39,7 +39,6 @@ class Messages(Resource):
     def delete(self, thread_id: str, message_id: str) -> Obj:
         self._message(thread_id, message_id, poll=False)
         self.store.messages[thread_id].remove(message_id)
-        self.engine.forget_message(message_id)
         return objects.deleted(message_id, "thread.message")
 
     def list(self, thread_id: str, query: ListQuery, run_id: str | None = None) -> Page:

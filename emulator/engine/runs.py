@@ -141,9 +141,6 @@ class RunEngine:
         for run in self.store.runs[thread_id]:
             self.states.pop(run["id"], None)
 
-    def forget_message(self, message_id: str) -> None:
-        self.turns.forget_message(message_id)
-
     @property
     def responder_errors(self) -> list[ResponderError]:
         return self.turns.responder_errors

@@ -46,6 +46,7 @@ __all__ = [
     "counter_for_encoding",
     "fixed_prompt_tokens",
     "load_encoding",
+    "message_overhead",
     "message_tokens",
     "tools_tokens",
 ]
@@ -209,13 +210,14 @@ class TiktokenCounter:
 
     def count(self, text: str) -> int:
         """The number of tokens in ``text``; cached, so recounting a long thread is cheap."""
-        cached = self._counts.get(text)
+        counts = self._counts
+        cached = counts.get(text)
         if cached is not None:
             return cached
-        tokens = len(self.encoding.encode_ordinary(text))
-        if len(self._counts) >= _MAX_CACHED_COUNTS:
-            self._counts.clear()
-        self._counts[text] = tokens
+        tokens = len((self._encoding or self.encoding).encode_ordinary(text))
+        if len(counts) >= _MAX_CACHED_COUNTS:
+            counts.clear()
+        counts[text] = tokens
         return tokens
 
     def truncate(self, text: str, max_tokens: int) -> str:
@@ -246,7 +248,12 @@ def counter_for_encoding(name: str) -> TiktokenCounter:
 
 def message_tokens(counter: TokenCounter, role: str, text: str) -> int:
     """Tokens one chat message costs in a prompt: overhead, role and text."""
-    return MESSAGE_OVERHEAD + counter.count(role) + counter.count(text)
+    return message_overhead(counter, role) + counter.count(text)
+
+
+def message_overhead(counter: TokenCounter, role: str) -> int:
+    """What a message of ``role`` costs besides its text: MESSAGE_OVERHEAD and the role."""
+    return MESSAGE_OVERHEAD + counter.count(role)
 
 
 def tools_tokens(counter: TokenCounter, tools: Sequence[Mapping[str, Any]]) -> int:

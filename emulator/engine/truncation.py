@@ -19,20 +19,28 @@ Rules, deterministic and newest first:
   middle, as the specification's TruncationObject says ("messages in the middle of the thread
   will be dropped"). When everything fits, nothing changes.
 
-A plain sequence is read lazily: only the messages the walk reaches are counted, and each is
-read once by index. A PromptIndex (what runs use, one per thread) counts each message once,
-ever, and keeps running sums, so the walk is a bisect and the kept accounts are list slices: a
-run on a 10,000-message thread costs what changed since the previous run, not the thread.
+Sources (`prompt_sources`): a plain sequence is read lazily, only the messages the walk
+reaches, each once by index. A PromptIndex (`prompt_index`: what runs use, one per thread)
+counts a message when a walk first reaches it, never again, and keeps running sums, so the walk
+is a bisect and the kept accounts are list slices: a run on a 10,000-message thread costs what
+changed since the previous run, not the thread.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
+from .prompt_index import PromptIndex
+from .prompt_sources import (
+    ChainedSource,
+    Fate,
+    LazySource,
+    MessageAccount,
+    PromptMessage,
+    PromptSource,
+)
 from .tokens import TokenCounter, message_tokens
 
 __all__ = [
@@ -42,8 +50,10 @@ __all__ = [
     "MessageAccount",
     "PromptIndex",
     "PromptMessage",
+    "Selection",
     "TruncationReport",
     "TruncationStrategy",
+    "select",
     "truncate",
 ]
 
@@ -53,32 +63,7 @@ MIN_SHORTENED = 16
 HEAD_SHARE = 4
 """``auto`` lets the thread's beginning take at most 1/HEAD_SHARE of the prompt budget."""
 
-Fate = Literal["kept", "shortened", "dropped"]
-
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class PromptMessage:
-    """One item of the thread as the model reads it."""
-
-    id: str  # message id (or a tool call id for a tool exchange)
-    role: str  # "user" | "assistant" | "tool"
-    text: str  # the text the model reads
-    atomic: bool = False  # a tool call with its output: kept or dropped whole, never shortened
-
-
-@dataclass(frozen=True, slots=True)
-class MessageAccount:
-    """What truncation did to one message, and what it costs in the prompt."""
-
-    id: str
-    role: str
-    fate: Fate
-    tokens: int  # tokens it counts in the prompt, overhead included (0 when dropped)
-    original_tokens: int  # tokens of the untouched message; 0 for a dropped one never counted
-    text: str  # the text as the model sees it ("" when dropped)
-    position: int  # index in the sequence given to truncate()
 
 
 @dataclass(frozen=True)
@@ -152,8 +137,18 @@ class TruncationStrategy:
             raise ValueError("truncation_strategy.last_messages must be >= 1 for 'last_messages'")
 
 
+@dataclass(frozen=True)
+class Selection:
+    """A truncation and where its visible accounts come from: ``pieces`` are the ``[lo, hi)``
+    position ranges of ``report.visible``, in order; a piece whose first account is kept holds
+    messages kept whole, read from the source (what a PromptIndex has views of)."""
+
+    report: TruncationReport
+    pieces: tuple[tuple[int, int], ...]
+
+
 def truncate(
-    messages: Sequence[PromptMessage] | PromptIndex,
+    messages: Sequence[PromptMessage] | PromptIndex[Any],
     *,
     counter: TokenCounter,
     budget: int,
@@ -167,6 +162,26 @@ def truncate(
     ``fixed_tokens`` is what the prompt costs before any message (see
     emulator.tokens.fixed_prompt_tokens). The module docstring has the rules.
     """
+    return select(
+        messages,
+        counter=counter,
+        budget=budget,
+        fixed_tokens=fixed_tokens,
+        strategy=strategy,
+        extra=extra,
+    ).report
+
+
+def select(
+    messages: Sequence[PromptMessage] | PromptIndex[Any],
+    *,
+    counter: TokenCounter,
+    budget: int,
+    fixed_tokens: int,
+    strategy: TruncationStrategy = TruncationStrategy(),
+    extra: Sequence[PromptMessage] = (),
+) -> Selection:
+    """truncate(), with the pieces its visible accounts were read in (see Selection)."""
     source = _source(messages, counter, extra)
     total = len(source)
     start = _window_start(source, total, strategy)
@@ -215,21 +230,22 @@ def truncate(
     taken = sorted([*ranges, *((a.position, a.position + 1) for a in singles)])
     pieces = {lo: source.kept(lo, hi) for lo, hi in ranges} | {a.position: (a,) for a in singles}
     gaps = _gaps(taken, total)
-    return TruncationReport(
-        visible=tuple(itertools.chain.from_iterable(pieces[lo] for lo, _ in taken)),
-        dropped_ids=tuple(itertools.chain.from_iterable(source.ids(lo, hi) for lo, hi in gaps)),
+    report = TruncationReport(
+        visible=_joined(pieces[lo] for lo, _ in taken),
+        dropped_ids=_joined(source.ids(lo, hi) for lo, hi in gaps),
         fixed_tokens=fixed_tokens,
         prompt_tokens=used,
         budget=budget,
         fits=used <= budget,
-        dropped_roles=tuple(itertools.chain.from_iterable(source.roles(lo, hi) for lo, hi in gaps)),
+        dropped_roles=_joined(source.roles(lo, hi) for lo, hi in gaps),
         stopped_tokens=stopped_tokens,
         beginning_ids=tuple(account.id for account in beginning),
     )
+    return Selection(report, tuple(taken))
 
 
 def _walk(
-    source: _Source, segments: list[tuple[int, int]], room: int
+    source: PromptSource, segments: list[tuple[int, int]], room: int
 ) -> tuple[list[tuple[int, int]], int | None, int]:
     """Keep whole messages newest first through ``segments`` while they fit ``room``: the
     ranges kept, the newest message that did not fit (None: all did), what the kept cost."""
@@ -248,7 +264,7 @@ def _walk(
 
 
 def _beginning(
-    source: _Source, first: int, pinned: int, counter: TokenCounter, room: int
+    source: PromptSource, first: int, pinned: int, counter: TokenCounter, room: int
 ) -> list[MessageAccount]:
     """The thread's first user message within ``room`` (whole, else shortened, else nothing),
     and the reply after it when that fits whole too: the first exchange."""
@@ -271,6 +287,14 @@ def _beginning(
     return accounts
 
 
+def _joined(parts: Iterable[Sequence[_T]]) -> tuple[_T, ...]:
+    """One tuple of ``parts`` (list slices, mostly: joined whole, not item by item)."""
+    joined: list[_T] = []
+    for part in parts:
+        joined += part
+    return tuple(joined)
+
+
 def _gaps(taken: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
     """The ranges of [0, total) that the sorted, disjoint ``taken`` ranges leave out."""
     gaps, at = [], 0
@@ -283,7 +307,7 @@ def _gaps(taken: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
     return gaps
 
 
-def _window_start(source: _Source, total: int, strategy: TruncationStrategy) -> int:
+def _window_start(source: PromptSource, total: int, strategy: TruncationStrategy) -> int:
     """Index of the oldest candidate: the N-th newest non-tool message for last_messages."""
     if strategy.type == "auto" or strategy.last_messages is None:
         return 0
@@ -296,250 +320,8 @@ def _window_start(source: _Source, total: int, strategy: TruncationStrategy) -> 
     return 0
 
 
-class _Source(Protocol):
-    """What truncate() reads, by position: messages, their whole cost and kept accounts.
-
-    Ranges are ``[lo, hi)``; ``fit(lo, hi, room)`` is the walk: the oldest ``first`` such that
-    the messages ``[first, hi)`` cost at most ``room``, and what they cost.
-    """
-
-    def __len__(self) -> int: ...
-    def message(self, i: int) -> PromptMessage: ...
-    def role(self, i: int) -> str: ...
-    def cost(self, i: int) -> int: ...
-    def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]: ...
-    def ids(self, lo: int, hi: int) -> Sequence[str]: ...
-    def roles(self, lo: int, hi: int) -> Sequence[str]: ...
-    def newest_user(self, lo: int, hi: int) -> int | None: ...
-    def oldest_user(self, lo: int, hi: int) -> int | None: ...
-    def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]: ...
-
-
-def _source(
-    messages: Sequence[PromptMessage] | PromptIndex,
-    counter: TokenCounter,
-    extra: Sequence[PromptMessage],
-) -> _Source:
-    head: _Source
-    if isinstance(messages, PromptIndex):
-        if messages.counter is not counter:
-            raise ValueError("the PromptIndex counts with another counter than truncate()'s")
-        head = messages
-    else:
-        head = _Lazy(messages, counter)
-    return _Chain(head, _Lazy(extra, counter, offset=len(head))) if extra else head
-
-
-class PromptIndex:
-    """A thread's messages as prompt items with their costs, kept in step with the thread.
-
-    Each message is counted once, when appended; running sums of the costs make the walk a
-    bisect, and kept accounts are built once and sliced, so truncating a long thread again
-    costs what was appended since, plus O(log n).
-    """
-
-    def __init__(self, counter: TokenCounter) -> None:
-        self.counter = counter
-        self._messages: list[PromptMessage] = []
-        self._ids: list[str] = []
-        self._roles: list[str] = []
-        self._kept: list[MessageAccount] = []
-        self._sums: list[int] = [0]  # _sums[i]: what messages [0, i) cost
-        self._users: list[int] = []  # positions of the "user" messages, ascending
-
-    def __len__(self) -> int:
-        return len(self._messages)
-
-    def append(self, message: PromptMessage) -> None:
-        """Add the newest message, counting it."""
-        position = len(self._messages)
-        cost = message_tokens(self.counter, message.role, message.text)
-        self._messages.append(message)
-        self._ids.append(message.id)
-        self._roles.append(message.role)
-        self._kept.append(_account(message, position, "kept", cost, cost, message.text))
-        self._sums.append(self._sums[-1] + cost)
-        if message.role == "user":
-            self._users.append(position)
-
-    def cut(self, size: int) -> None:
-        """Forget every message from position ``size`` on."""
-        for column in (self._messages, self._ids, self._roles, self._kept):
-            del column[size:]
-        del self._sums[size + 1 :]
-        del self._users[bisect.bisect_left(self._users, size) :]
-
-    def sync(self, ids: Sequence[str], read: Callable[[str], PromptMessage]) -> None:
-        """Match the thread whose message ids are ``ids`` (oldest first): read what is new.
-
-        Ids are unique and keep their order, so the beginning is unchanged when the last known id
-        is still where it was; after a delete the index forgets from the first difference on.
-        """
-        size = self.matching(ids)
-        self.cut(size)
-        for i in range(size, len(ids)):
-            self.append(read(ids[i]))
-
-    def matching(self, ids: Sequence[str]) -> int:
-        """How many of the index's messages are the first of ``ids`` (the rest is new)."""
-        size = len(self._ids)
-        if size > len(ids) or (size and ids[size - 1] != self._ids[-1]):
-            size = next(
-                (i for i, (old, new) in enumerate(zip(self._ids, ids, strict=False)) if old != new),
-                min(size, len(ids)),
-            )
-        return size
-
-    # --- what truncate() reads (_Source) -------------------------------------------------
-
-    def message(self, i: int) -> PromptMessage:
-        return self._messages[i]
-
-    def role(self, i: int) -> str:
-        return self._roles[i]
-
-    def cost(self, i: int) -> int:
-        return self._sums[i + 1] - self._sums[i]
-
-    def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]:
-        return self._kept[lo:hi]
-
-    def ids(self, lo: int, hi: int) -> Sequence[str]:
-        return self._ids[lo:hi]
-
-    def roles(self, lo: int, hi: int) -> Sequence[str]:
-        return self._roles[lo:hi]
-
-    def newest_user(self, lo: int, hi: int) -> int | None:
-        k = bisect.bisect_left(self._users, hi) - 1
-        return self._users[k] if k >= 0 and self._users[k] >= lo else None
-
-    def oldest_user(self, lo: int, hi: int) -> int | None:
-        k = bisect.bisect_left(self._users, lo)
-        return self._users[k] if k < len(self._users) and self._users[k] < hi else None
-
-    def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:
-        sums = self._sums
-        first = min(bisect.bisect_left(sums, sums[hi] - room, lo, hi + 1), hi)
-        return first, sums[hi] - sums[first]
-
-
-class _Lazy:
-    """A plain sequence at positions ``offset`` on, read by index at most once, counted lazily."""
-
-    def __init__(
-        self, messages: Sequence[PromptMessage], counter: TokenCounter, offset: int = 0
-    ) -> None:
-        self._messages, self._counter, self._offset = messages, counter, offset
-        self._read: dict[int, PromptMessage] = {}
-        self._costs: dict[int, int] = {}
-
-    def __len__(self) -> int:
-        return len(self._messages)
-
-    def message(self, i: int) -> PromptMessage:
-        message = self._read.get(i)
-        if message is None:
-            message = self._read[i] = self._messages[i - self._offset]
-        return message
-
-    def role(self, i: int) -> str:
-        return self.message(i).role
-
-    def cost(self, i: int) -> int:
-        cost = self._costs.get(i)
-        if cost is None:
-            message = self.message(i)
-            cost = self._costs[i] = message_tokens(self._counter, message.role, message.text)
-        return cost
-
-    def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]:
-        return [
-            _account(self.message(i), i, "kept", self.cost(i), self.cost(i), self.message(i).text)
-            for i in range(lo, hi)
-        ]
-
-    def ids(self, lo: int, hi: int) -> Sequence[str]:
-        return [self.message(i).id for i in range(lo, hi)]
-
-    def roles(self, lo: int, hi: int) -> Sequence[str]:
-        return [self.message(i).role for i in range(lo, hi)]
-
-    def newest_user(self, lo: int, hi: int) -> int | None:
-        return next((i for i in range(hi - 1, lo - 1, -1) if self.role(i) == "user"), None)
-
-    def oldest_user(self, lo: int, hi: int) -> int | None:
-        return next((i for i in range(lo, hi) if self.role(i) == "user"), None)
-
-    def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:
-        first, used = hi, 0
-        while first > lo and used + self.cost(first - 1) <= room:
-            first -= 1
-            used += self.cost(first)
-        return first, used
-
-
-class _Chain:
-    """``head`` (positions ``[0, n)``) followed by ``tail`` (positions from n on)."""
-
-    def __init__(self, head: _Source, tail: _Source) -> None:
-        self._head, self._tail, self._n = head, tail, len(head)
-
-    def __len__(self) -> int:
-        return self._n + len(self._tail)
-
-    def _part(self, i: int) -> _Source:
-        return self._head if i < self._n else self._tail
-
-    def message(self, i: int) -> PromptMessage:
-        return self._part(i).message(i)
-
-    def role(self, i: int) -> str:
-        return self._part(i).role(i)
-
-    def cost(self, i: int) -> int:
-        return self._part(i).cost(i)
-
-    def _split(
-        self, lo: int, hi: int, read: Callable[[_Source, int, int], Sequence[_T]]
-    ) -> Sequence[_T]:
-        head = read(self._head, lo, min(hi, self._n)) if lo < self._n else ()
-        tail = read(self._tail, max(lo, self._n), hi) if hi > self._n else ()
-        return [*head, *tail] if head and tail else head or tail
-
-    def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]:
-        return self._split(lo, hi, lambda part, a, b: part.kept(a, b))
-
-    def ids(self, lo: int, hi: int) -> Sequence[str]:
-        return self._split(lo, hi, lambda part, a, b: part.ids(a, b))
-
-    def roles(self, lo: int, hi: int) -> Sequence[str]:
-        return self._split(lo, hi, lambda part, a, b: part.roles(a, b))
-
-    def newest_user(self, lo: int, hi: int) -> int | None:
-        found = self._tail.newest_user(max(lo, self._n), hi) if hi > self._n else None
-        if found is None and lo < self._n:
-            found = self._head.newest_user(lo, min(hi, self._n))
-        return found
-
-    def oldest_user(self, lo: int, hi: int) -> int | None:
-        found = self._head.oldest_user(lo, min(hi, self._n)) if lo < self._n else None
-        if found is None and hi > self._n:
-            found = self._tail.oldest_user(max(lo, self._n), hi)
-        return found
-
-    def fit(self, lo: int, hi: int, room: int) -> tuple[int, int]:
-        if hi <= self._n:
-            return self._head.fit(lo, hi, room)
-        first, used = self._tail.fit(max(lo, self._n), hi, room)
-        if first > self._n or lo >= self._n:
-            return first, used
-        first, more = self._head.fit(lo, self._n, room - used)
-        return first, used + more
-
-
 def _pinned_account(
-    source: _Source, position: int, counter: TokenCounter, room: int
+    source: PromptSource, position: int, counter: TokenCounter, room: int
 ) -> MessageAccount:
     """The newest user message: whole if it fits, else shortened to fit, else whole anyway."""
     message, whole = source.message(position), source.cost(position)
@@ -555,18 +337,19 @@ def _shortened_account(
     """``message`` cut to the beginning that fits ``content_room`` tokens."""
     text = counter.truncate(message.text, content_room)
     tokens = message_tokens(counter, message.role, text)
-    return _account(message, position, "shortened", tokens, whole, text)
+    return MessageAccount(message.id, message.role, "shortened", tokens, whole, text, position)
 
 
-def _account(
-    message: PromptMessage, position: int, fate: Fate, tokens: int, original: int, text: str
-) -> MessageAccount:
-    return MessageAccount(
-        id=message.id,
-        role=message.role,
-        fate=fate,
-        tokens=tokens,
-        original_tokens=original,
-        text=text,
-        position=position,
-    )
+def _source(
+    messages: Sequence[PromptMessage] | PromptIndex[Any],
+    counter: TokenCounter,
+    extra: Sequence[PromptMessage],
+) -> PromptSource:
+    head: PromptSource
+    if isinstance(messages, PromptIndex):
+        if messages.counter is not counter:
+            raise ValueError("the PromptIndex counts with another counter than truncate()'s")
+        head = messages
+    else:
+        head = LazySource(messages, counter)
+    return ChainedSource(head, LazySource(extra, counter, offset=len(head))) if extra else head

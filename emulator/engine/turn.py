@@ -19,11 +19,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 
 from ..state.clock import Clock
 from ..state.ids import IdGenerator
 from ..state.settings import Settings
-from ..state.store import Store, clone
+from ..state.store import Collection, Store, clone
 from ..wire.objects import Obj
 from . import reply
 from .answers import Writer, check_calls, resolve_files
@@ -39,10 +40,18 @@ from .knowledge import NO_KNOWLEDGE, Knowledge
 from .live import LiveHead, announce, closing, continued
 from .models import ModelInfo
 from .outcomes import Ending, Outcome, ResponderError, RunState, add_usage, failed
+from .prompt_index import PromptIndex, Reader
 from .responders import ContextMessage, Responder, RunContext, as_reply
 from .stream import Events
 from .tokens import TokenCounter, fixed_prompt_tokens
-from .truncation import PromptIndex, PromptMessage, TruncationReport, TruncationStrategy, truncate
+from .truncation import (
+    MessageAccount,
+    PromptMessage,
+    Selection,
+    TruncationReport,
+    TruncationStrategy,
+    select,
+)
 
 log = logging.getLogger("emulator")
 IMAGE_TEXT = "[image]"
@@ -64,9 +73,11 @@ class Turn:
     counter: TokenCounter
     responder: Responder
     index_key: tuple[str, int]
-    index: PromptIndex
-    message_ids: list[str]
-    fresh: dict[str, PromptMessage]
+    index: PromptIndex[ContextMessage]  # checked out: no other turn reads it meanwhile
+    generation: int  # ModelTurn.generation when it was checked out
+    known: int  # how many of the index's messages the thread still has
+    new_ids: list[str]  # the thread's messages after those, with their stored objects
+    new_messages: list[Obj]
     stores: list[str]
     has_files: bool
     live: bool
@@ -87,11 +98,26 @@ def prompt_message(message: Obj) -> PromptMessage:
 
 def message_text(message: Obj) -> str:
     """What the model reads of a message: its text parts, images as a placeholder."""
+    content = message["content"]
+    if len(content) == 1 and content[0]["type"] == "text":  # most messages: one text part
+        text: str = content[0]["text"]["value"]
+        return text
     texts = [
         part["text"]["value"] if part["type"] == "text" else IMAGE_TEXT
         for part in message["content"]
     ]
     return "\n".join(texts)
+
+
+def context_message(account: MessageAccount) -> ContextMessage:
+    """A visible message as the responder sees it."""
+    return ContextMessage(account.id, account.role, account.text, account.fate == "shortened")
+
+
+THREAD_READER = Reader(itemgetter("role"), message_text, ContextMessage)
+"""How a prompt index reads stored messages. It reads their text outside the store lock, when
+it first counts them: a stored message's content is written once, under the lock, before any
+turn can list its id, and never changes (modify takes metadata only)."""
 
 
 class ModelTurn:
@@ -109,8 +135,9 @@ class ModelTurn:
         self.clock = clock
         self.ids = ids
         self.settings = settings
-        self.prompt_indexes: dict[tuple[str, int], PromptIndex] = {}  # (thread, id(counter))
-        self.context_messages: dict[str, ContextMessage] = {}  # kept ones, by message id
+        # (thread, id(counter)) -> the thread's messages as that counter counts them
+        self.prompt_indexes: dict[tuple[str, int], PromptIndex[ContextMessage]] = {}
+        self.generation = 0  # moves on clear(): indexes checked out before are not taken back
         self.responder_errors: list[ResponderError] = []
         self.writer = Writer(store, clock, ids, settings)
         self.builtins = BuiltinTools(
@@ -127,20 +154,16 @@ class ModelTurn:
         self.builtins.knowledge = knowledge
 
     def clear(self) -> None:
+        """Forget every index (a reset or a restored snapshot may reuse thread and message ids
+        for other messages), also those of turns being computed."""
         self.prompt_indexes.clear()
-        self.context_messages.clear()
+        self.generation += 1
         self.responder_errors.clear()
 
     def forget_thread(self, thread_id: str) -> None:
-        """Drop what is cached about a deleted thread's messages."""
+        """Drop the indexes of a deleted thread (those of deleted messages notice on their own)."""
         for key in [key for key in self.prompt_indexes if key[0] == thread_id]:
             del self.prompt_indexes[key]
-        for message_id in self.store.messages[thread_id].ids():
-            self.context_messages.pop(message_id, None)
-
-    def forget_message(self, message_id: str) -> None:
-        """Drop what is cached about a deleted message (indexes notice on their own)."""
-        self.context_messages.pop(message_id, None)
 
     # --- the turn ------------------------------------------------------------------------
 
@@ -164,10 +187,11 @@ class ModelTurn:
         key = (run["thread_id"], id(counter))
         index = self.prompt_indexes.pop(key, None)
         if index is None or index.counter is not counter:
-            index = PromptIndex(counter)
+            index = PromptIndex(counter, THREAD_READER)
         messages = self.store.messages[run["thread_id"]]
-        ids = list(messages.ids())
-        fresh = {i: prompt_message(_stored(messages.get(i))) for i in ids[index.matching(ids) :]}
+        ids = messages.ids()
+        known = index.matching(ids)
+        new_ids = ids[known:]
         return Turn(
             run=run,
             state=state,
@@ -186,8 +210,10 @@ class ModelTurn:
             responder=self.settings.responder_for(assistant),
             index_key=key,
             index=index,
-            message_ids=ids,
-            fresh=fresh,
+            generation=self.generation,
+            known=known,
+            new_ids=new_ids,
+            new_messages=_stored_after(messages, known, new_ids),
             stores=stores,
             has_files=searching and self.knowledge.has_files(stores),
             live=live,
@@ -203,10 +229,12 @@ class ModelTurn:
         yields so the stream can send it; when the run changed meanwhile (a cancel, say) it
         closes the responder's stream and stops. Other turns never yield.
         """
-        run, seen = turn.view, turn.seen
+        run, seen, index = turn.view, turn.seen, turn.index
         try:
-            turn.index.sync(turn.message_ids, turn.fresh.__getitem__)
-            report = self.truncation_for(run, seen, turn.info, turn.counter, index=turn.index)
+            index.cut(turn.known)
+            index.extend(turn.new_ids, turn.new_messages)
+            selection = self.selection_for(run, seen, turn.info, index)
+            report = selection.report
         except Exception as error:  # a plugged-in counter is user code too
             turn.error = error
             turn.outcome = self._counting_failed(run["id"], error, record=False)
@@ -215,7 +243,7 @@ class ModelTurn:
         # The run's own tool calls and outputs are not thread messages: if they do not fit what
         # is left of the budget, the run cannot go on (issue 11 point 4).
         own = {result.call_id for result in seen.tool_results}
-        if not report.fits or not own.isdisjoint(report.dropped_ids):
+        if not report.fits or (own and not own.isdisjoint(report.dropped_ids)):
             if run["max_prompt_tokens"] is not None:
                 turn.outcome = Ending("incomplete", reason="max_prompt_tokens")
             else:
@@ -230,7 +258,7 @@ class ModelTurn:
             assistant=turn.assistant,
             thread=turn.thread,
             run=run,
-            messages=self._context_messages(report),
+            messages=_context_messages(index, selection),
             tool_outputs=tuple(seen.tool_results),
             new_tool_outputs=tuple(seen.tool_results[len(seen.tool_results) - seen.new_results :]),
             truncation=report,
@@ -271,8 +299,9 @@ class ModelTurn:
         turn.answer = answer
 
     def check_in(self, turn: Turn) -> None:
-        """Put the turn's prompt index back in the cache (unless its thread is gone)."""
-        if turn.index_key[0] in self.store.threads:
+        """Put the turn's prompt index back in the cache (unless its thread is gone, or the
+        state was cleared meanwhile)."""
+        if turn.generation == self.generation and turn.index_key[0] in self.store.threads:
             self.prompt_indexes.setdefault(turn.index_key, turn.index)
 
     def commit(self, turn: Turn, events: Events) -> Outcome:
@@ -325,20 +354,13 @@ class ModelTurn:
 
     # --- the prompt ----------------------------------------------------------------------
 
-    def truncation_for(
-        self,
-        run: Obj,
-        state: RunState,
-        info: ModelInfo,
-        counter: TokenCounter,
-        *,
-        index: PromptIndex | None = None,
-    ) -> TruncationReport:
+    def selection_for(
+        self, run: Obj, state: RunState, info: ModelInfo, index: PromptIndex[ContextMessage]
+    ) -> Selection:
         """Which messages the model sees on this turn, within the run's token budget.
 
         The budget is the model's (ModelInfo.prompt_budget) and, with ``max_prompt_tokens``,
         what the run's earlier turns left of it. The run's tool exchanges follow the thread.
-        `index`: the thread's prompt index, already in step (default: synced from the store).
         """
         budget = info.prompt_budget(run["max_completion_tokens"])
         if run["max_prompt_tokens"] is not None:
@@ -353,45 +375,42 @@ class ModelTurn:
         strategy = (
             TruncationStrategy() if last is None else TruncationStrategy("last_messages", last)
         )
-        return truncate(
-            index if index is not None else self._prompt_index(run["thread_id"], counter),
-            counter=counter,
+        return select(
+            index,
+            counter=index.counter,
             budget=budget,
-            fixed_tokens=fixed_prompt_tokens(counter, run["instructions"], run["tools"]),
+            fixed_tokens=fixed_prompt_tokens(index.counter, run["instructions"], run["tools"]),
             strategy=strategy,
             extra=exchanges,
         )
 
-    def _prompt_index(self, thread_id: str, counter: TokenCounter) -> PromptIndex:
-        """The thread's messages, each counted once per counter, brought up to date."""
-        key = (thread_id, id(counter))
-        index = self.prompt_indexes.get(key)
-        if index is None or index.counter is not counter:
-            index = self.prompt_indexes[key] = PromptIndex(counter)
-        messages = self.store.messages[thread_id]
 
-        def read(message_id: str) -> PromptMessage:
-            message = messages.get(message_id)
-            assert message is not None
-            return prompt_message(message)
+def _context_messages(
+    index: PromptIndex[ContextMessage], selection: Selection
+) -> tuple[ContextMessage, ...]:
+    """The visible messages for the responder: those kept whole from the thread are the
+    index's views, built once per message; the others (shortened, tool exchanges) afresh."""
+    visible, n = selection.report.visible, len(index)
+    found: list[ContextMessage] = []
+    k = 0
+    for lo, hi in selection.pieces:
+        whole = min(hi, n) if visible[k].fate == "kept" else lo
+        if lo < whole:
+            found.extend(index.views(lo, whole))
+        found.extend(context_message(a) for a in visible[k + max(whole - lo, 0) : k + hi - lo])
+        k += hi - lo
+    return tuple(found)
 
-        index.sync(messages.ids(), read)
-        return index
 
-    def _context_messages(self, report: TruncationReport) -> tuple[ContextMessage, ...]:
-        """The visible messages for the responder; kept ones are built once per message."""
-        cache = self.context_messages
-        found: list[ContextMessage] = []
-        for account in report.visible:
-            message = cache.get(account.id) if account.fate == "kept" else None
-            if message is None:
-                message = ContextMessage(
-                    account.id, account.role, account.text, account.fate == "shortened"
-                )
-                if account.fate == "kept":
-                    cache[account.id] = message
-            found.append(message)
-        return tuple(found)
+def _stored_after(messages: Collection, known: int, new_ids: list[str]) -> list[Obj]:
+    """The stored messages of ``new_ids``, the thread's from position ``known`` on. Many (a
+    first run): one copy of the collection, in the same order as its ids, is cheaper than a
+    lookup each."""
+    if len(new_ids) > 64:
+        stored = messages.values()[known:]
+        assert len(stored) == len(new_ids)
+        return stored
+    return [_stored(messages.get(i)) for i in new_ids]
 
 
 def _stored(message: Obj | None) -> Obj:
