@@ -17,8 +17,8 @@ from ..state.clock import Clock, FrozenClock
 from ..state.ids import IdGenerator
 from ..state.lock import StoreLock
 from ..state.settings import Settings
-from ..state.store import Store, clone
-from ..wire.objects import Obj
+from ..state.store import Store
+from ..wire.objects import Obj, clone
 from .assistants import Assistants
 from .base import ListQuery, Service
 from .files import Files

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from ..retrieval import parse_chunking_strategy
-from ..state.store import clone
 from ..wire.errors import InvalidRequestError
-from ..wire.objects import Obj
+from ..wire.objects import Obj, clone
 from .base import Resource
 
 THREAD_STORE_EXPIRY: Obj = {"anchor": "last_active_at", "days": 7}

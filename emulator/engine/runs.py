@@ -34,11 +34,11 @@ from collections.abc import Generator, Iterator
 from ..state.clock import Clock
 from ..state.ids import IdGenerator
 from ..state.settings import Settings
-from ..state.store import ACTIVE_RUN_STATUSES, Store, clone
+from ..state.store import ACTIVE_RUN_STATUSES, Store
 from ..wire import events as shapes
 from ..wire import objects
 from ..wire.errors import InvalidRequestError, not_found
-from ..wire.objects import Obj
+from ..wire.objects import Obj, clone
 from .builtin_tools import vector_store_ids
 from .knowledge import NO_KNOWLEDGE, Knowledge
 from .outcomes import ActionRequired, Ending, Outcome, ResponderError, RunState, complete_step

@@ -24,8 +24,8 @@ from operator import itemgetter
 from ..state.clock import Clock
 from ..state.ids import IdGenerator
 from ..state.settings import Settings
-from ..state.store import Collection, Store, clone
-from ..wire.objects import Obj
+from ..state.store import Collection, Store
+from ..wire.objects import Obj, clone
 from . import reply
 from .answers import Writer, check_calls, resolve_files
 from .builtin_tools import (

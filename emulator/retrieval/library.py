@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from ..state.clock import Clock
 from ..state.ids import IdGenerator
 from ..state.settings import Settings
-from ..state.store import Collection, Order, clone
+from ..state.store import Collection, Order
 from ..wire import files as wire
 from ..wire.errors import InvalidRequestError
-from ..wire.objects import Obj, Page
+from ..wire.objects import Obj, Page, clone
 from .extract import check_supported
 from .filters import Filter
 from .ingest import ChunkingStrategy

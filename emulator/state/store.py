@@ -6,11 +6,8 @@ a copy and snapshots are JSON. Invariants that span objects are checked by `chec
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, TypeVar, cast
-
-import orjson
+from typing import Literal, TypeVar
 
 from ..wire.objects import Obj, Page
 from .lock import StoreLock
@@ -20,26 +17,6 @@ T = TypeVar("T")
 
 ACTIVE_RUN_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
-_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
-
-
-def clone(value: T) -> T:
-    """A deep copy of plain JSON data: an orjson round trip, about eight times faster than
-    `copy.deepcopy` (and NaN becomes null, as rendering writes it). What orjson cannot write
-    (integers beyond 64 bits, non-string keys) is copied by walking it."""
-    try:
-        return cast(T, orjson.loads(orjson.dumps(value)))
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return cast(T, _clone(value))
-
-
-def _clone(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict:
-        return {key: _clone(item) for key, item in value.items()}
-    if kind is list:
-        return [_clone(item) for item in value]
-    return value if kind in _IMMUTABLE else copy.deepcopy(value)
 
 
 class Collection:
