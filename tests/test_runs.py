@@ -830,3 +830,29 @@ def test_tool_choice_must_name_one_of_the_runs_tools(
             client.beta.threads.create_and_run(assistant_id=tool_assistant.id, tool_choice=choice)
     assert (caught.value.param, caught.value.code) == ("tool_choice", "invalid_value")
     assert emu.runs(user_thread.id) == [] and len(emu.threads) == threads
+
+
+def test_a_turn_reads_a_copy_of_the_run_state_with_every_field() -> None:
+    """`RunState.seen()` lists the fields by hand: a field added later must be copied too."""
+    from dataclasses import fields, replace
+
+    from emulator.engine.outcomes import RunState
+    from emulator.engine.responders import ToolResult
+
+    values = {
+        "tool_results": [ToolResult("call_1", "f", "{}", "1")],
+        "new_results": 1,
+        "pending_step_id": "step_1",
+        "pending_usage": (3, 4),
+        "turn": 2,
+        "prompt_tokens": 5,
+        "completion_tokens": 6,
+        "reports": [],
+        "searches": [{"query": "q"}],
+        "code_calls": [{"input": "1"}],
+    }
+    assert {f.name for f in fields(RunState)} == set(values)  # a new field: add it here
+    state = RunState(**values)  # type: ignore[arg-type]
+    seen = state.seen()
+    assert seen == replace(state, reports=[])
+    assert seen.tool_results is not state.tool_results and seen.searches is not state.searches

@@ -13,9 +13,10 @@ from ..http.pipeline import RequestHandler, Response
 def answer(handler: RequestHandler, request: Any, body: bytes, library: Any) -> Response:
     """Hand the request to the emulator; injected network faults raise the library's errors."""
     try:
-        # `.items()` once: `dict(headers)` would rescan them for every name
+        # `.items()` once (`dict(headers)` would rescan them for every name), lower-cased
         headers = request.headers.items()
-        return handler.handle(handler.request(request.method, str(request.url), headers, body))
+        url = str(request.url)
+        return handler.handle(handler.request(request.method, url, headers, body, lowered=True))
     except ConnectionDropped:
         raise library.RemoteProtocolError(
             "Server disconnected without sending a response.", request=request

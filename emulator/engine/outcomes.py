@@ -29,6 +29,20 @@ class RunState:
     searches: list[Obj] = field(default_factory=list)
     code_calls: list[Obj] = field(default_factory=list)
 
+    def seen(self) -> RunState:
+        """A copy for a turn to read outside the lock: its own lists, no reports."""
+        return RunState(
+            tool_results=list(self.tool_results),
+            new_results=self.new_results,
+            pending_step_id=self.pending_step_id,
+            pending_usage=self.pending_usage,
+            turn=self.turn,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            searches=list(self.searches),
+            code_calls=list(self.code_calls),
+        )
+
 
 @dataclass(frozen=True)
 class ResponderError:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from operator import itemgetter
 
 from ..state.clock import Clock
@@ -195,13 +195,7 @@ class ModelTurn:
         return Turn(
             run=run,
             state=state,
-            seen=replace(
-                state,
-                tool_results=list(state.tool_results),
-                searches=list(state.searches),
-                code_calls=list(state.code_calls),
-                reports=[],
-            ),
+            seen=state.seen(),
             view=clone(run),
             assistant=clone(assistant),
             thread=clone(thread or {}),

@@ -8,14 +8,13 @@ know the pipeline through the small `RequestHandler` protocol, never the `Emulat
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -99,7 +98,9 @@ class RequestHandler(Protocol):
     @property
     def latency(self) -> float: ...
 
-    def request(self, method: str, url: str, headers: Headers, body: bytes) -> Request: ...
+    def request(
+        self, method: str, url: str, headers: Headers, body: bytes, *, lowered: bool = False
+    ) -> Request: ...
 
     def handle(self, request: Request) -> Response: ...
 
@@ -138,7 +139,8 @@ class Pipeline:
         self.settings = settings
         self.base_urls = tuple(url.rstrip("/") for url in base_urls)
         self.faults = FaultPlan()
-        self._requests: deque[RecordedRequest] = deque()
+        # each request (its body cut to `request_log_body`), its status and its body's size
+        self._requests: deque[tuple[Request, int | None, int]] = deque()
         self._log_lock = threading.Lock()
 
     @property
@@ -162,9 +164,12 @@ class Pipeline:
                 return base
         return None
 
-    def request(self, method: str, url: str, headers: Headers, body: bytes) -> Request:
+    def request(
+        self, method: str, url: str, headers: Headers, body: bytes, *, lowered: bool = False
+    ) -> Request:
         """A request for a full URL, its path relative to the owning base URL (whole path if
-        none), its query split into pairs and its header names lower-cased."""
+        none), its query split into pairs and its header names lower-cased (`lowered`: they
+        are already, as httpx and httpx2 give them)."""
         base = self.base_for(url)
         if base is None:
             parts = urlsplit(url)
@@ -174,8 +179,8 @@ class Pipeline:
         path = path or "/"
         query = parse_qsl(raw_query, keep_blank_values=True) if raw_query else []
         pairs = headers.items() if isinstance(headers, Mapping) else headers
-        lowered = {k.lower(): v for k, v in pairs}
-        return Request(method.upper(), path, query, lowered, body, url)
+        names = dict(pairs) if lowered else {k.lower(): v for k, v in pairs}
+        return Request(method.upper(), path, query, names, body, url)
 
     # --- the pipeline: fault, record, request id, auth, route, lock, render --------------
 
@@ -267,22 +272,14 @@ class Pipeline:
 
     def _record(self, request: Request, status: int | None) -> None:
         """Log the request: the newest `request_log` of them, bodies cut to `request_log_body`
-        bytes (both unbounded when None, the in-process default)."""
-        keep, body_cap = self.settings.request_log, self.settings.request_log_body
-        body = request.body if body_cap is None else request.body[:body_cap]
-        headers = request.headers  # the request's own dict, lower-cased; `requests` copies it
-        record = RecordedRequest(
-            request.method,
-            request.url or request.path,
-            request.path,
-            request.query,
-            headers if isinstance(headers, dict) else dict(headers),
-            body,
-            status,
-            len(request.body),
-        )
+        bytes (both unbounded when None, the in-process default); `requests` makes the records.
+        """
+        keep, cap = self.settings.request_log, self.settings.request_log_body
+        size = len(request.body)
+        if cap is not None and size > cap:
+            request = replace(request, body=request.body[:cap])
         with self._log_lock:
-            self._requests.append(record)
+            self._requests.append((request, status, size))
             while keep is not None and len(self._requests) > keep:
                 self._requests.popleft()
 
@@ -291,10 +288,20 @@ class Pipeline:
         """The logged requests, oldest first: every one received so far unless the log is
         bounded (`request_log`). Copies: changing them changes nothing."""
         with self._log_lock:
-            return [
-                dataclasses.replace(r, headers=dict(r.headers), query=list(r.query))
-                for r in self._requests
-            ]
+            logged = list(self._requests)
+        return [
+            RecordedRequest(
+                request.method,
+                request.url or request.path,
+                request.path,
+                list(request.query),
+                dict(request.headers),
+                request.body,
+                status,
+                size,
+            )
+            for request, status, size in logged
+        ]
 
 
 def attachment_disposition(filename: str) -> str:

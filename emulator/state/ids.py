@@ -31,7 +31,7 @@ class IdGenerator:
     def request_id(self) -> str:
         """An `x-request-id` value: `req_` and 32 hex digits."""
         with self._lock:
-            return f"req_{self._request_random.getrandbits(128):032x}"
+            return f"req_{self._request_random.randbytes(16).hex()}"
 
     def get_state(self) -> tuple[object, object]:
         """The state of the object-id and request-id streams, for snapshots."""
