@@ -14,7 +14,7 @@ from typing import Any
 
 from ..state.clock import Clock
 from ..state.ids import IdGenerator
-from ..state.settings import Settings
+from ..state.settings import Settings, split_words
 from ..state.store import Store
 from ..wire import events as shapes
 from ..wire import objects
@@ -213,7 +213,10 @@ class Writer:
         return pieces
 
     def check_chunker(self, answer: reply.Reply) -> None:
-        """Split what a reply will stream, streamed or not, so a faulty chunker always fails."""
+        """Split what a reply will stream, streamed or not, so a faulty chunker always fails
+        (the built-in one is not: splitting only to check it would be wasted)."""
+        if self.settings.chunker is split_words:
+            return
         if isinstance(answer, reply.Text) and answer.chunks is None:
             self.split(answer.value)
         elif isinstance(answer, reply.Incomplete) and answer.text:
