@@ -1,12 +1,17 @@
 """Shared fixtures and helpers: SDK clients talking to the `assistants_emulator` fixture (from
 our plugin), the objects most tests start from, a word-counting `TokenCounter`, and a run
-brought to any status."""
+brought to any status; and what keeps the whole suite fast (two xdist workers by default, one
+shared TLS context)."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
+import os
+import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
@@ -19,6 +24,64 @@ from pydantic import BaseModel
 from emulator import Emulator, reply
 
 M = TypeVar("M", bound=BaseModel)
+WORKERS = 2  # the suite's target machine has two cores
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The whole suite (`python -m pytest`, no paths given) runs on two pytest-xdist workers
+    when pytest-xdist is installed and two CPUs are free: about half the wall time of one
+    process. Named files or tests run in one process, where starting workers would cost more
+    than they save; `-n N`, `-n 0` and `-p no:xdist` choose for themselves."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    option = config.option
+    chosen = option.numprocesses is not None or option.tx or option.usepdb or option.collectonly
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if chosen or not whole_suite or _cpus() < WORKERS:
+        return
+    option.numprocesses = WORKERS
+    if option.dist == "no":
+        option.dist = "loadscope"  # a module's tests share a worker: one browser, one setup
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_default_ssl_context() -> Iterator[None]:
+    """Every default httpx/httpx2 transport shares one verifying `ssl.SSLContext`.
+
+    Building one loads the whole CA bundle (about 25 ms with OpenSSL 3) and every SDK client
+    builds one; over a thousand clients made that a third of the suite's time. The emulator
+    answers before TLS, and loopback servers speak plain HTTP, so no test ever uses it.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("httpx._transports.default", "httpx2._transports.default"):
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+            patch.setattr(module, "create_ssl_context", _shared_default(module.create_ssl_context))
+        yield
+
+
+def _shared_default(create: Callable[..., ssl.SSLContext]) -> Callable[..., ssl.SSLContext]:
+    """`create`, answering its default call (`verify=True`, no `cert`) with one cached context."""
+    default = functools.cache(create)
+
+    def create_ssl_context(
+        verify: Any = True, cert: Any = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None:
+            return default(trust_env=trust_env)
+        return create(verify=verify, cert=cert, trust_env=trust_env)
+
+    return create_ssl_context
 
 
 @pytest.fixture

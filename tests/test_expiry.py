@@ -262,11 +262,21 @@ def test_a_poll_whose_sleep_moves_the_clock_reaches_expiry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Issue 11 point 3: a poll helper sleeping 0.5 s at a time (`poll_interval_ms=500`) whose
-    sleep moves the clock; before, `int(0.5) == 0` and it looped forever."""
+    sleep moves the clock; before, `int(0.5) == 0` and it looped forever. The run is 595 s old
+    when polling starts, so twelve half-second sleeps must add up to just past its expiry."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        assert len(slept) <= 20, "the half-second sleeps do not add up"
+        emu.clock.advance(seconds=seconds)
+
     emu.hold("in_progress")
-    monkeypatch.setattr(time, "sleep", lambda seconds: emu.clock.advance(seconds=seconds))
-    run = client.beta.threads.runs.create_and_poll(
-        thread_id=user_thread.id, assistant_id=tool_assistant.id, poll_interval_ms=500
-    )
+    runs = client.beta.threads.runs
+    created = runs.create(thread_id=user_thread.id, assistant_id=tool_assistant.id)
+    emu.clock.advance(seconds=595)
+    monkeypatch.setattr(time, "sleep", sleep)
+    run = runs.poll(created.id, thread_id=user_thread.id, poll_interval_ms=500)
     assert (run.status, run.expires_at) == ("expired", run.created_at + 600)
+    assert slept == [0.5] * 12  # 595 + 6 s: the first time the clock is past `expires_at`
     assert isinstance(run.created_at, int) and isinstance(run.expires_at, int)

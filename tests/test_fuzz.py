@@ -1,7 +1,8 @@
 """Fuzzing: random and malformed requests to every route get an OpenAI-shaped answer.
 
-Each example builds a fresh emulator holding the same small world (seed 0, so the same ids every
-time), sends it one request through `Emulator.handle` (no SDK, to stay fast) and checks that:
+Each example starts from a fresh emulator holding the same small world (built once by requests,
+then restored from its snapshot, so the same ids every time), sends it one request through
+`Emulator.handle` (no SDK, to stay fast) and checks that:
 
 - nothing escapes `handle`, and the status is 200 or an OpenAI 4xx, never a 5xx;
 - a 4xx body is exactly the error envelope, and a 200 body validates as the SDK's own type;
@@ -12,6 +13,7 @@ Hypothesis runs derandomized with a fixed number of examples, so CI sees the sam
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -132,17 +134,19 @@ def build_world() -> tuple[Emulator, dict[str, str]]:
     return emu, ids
 
 
-_, IDS = build_world()
+_BUILT, IDS = build_world()
 ID_VALUES = sorted(IDS.values())
+_WORLD = _BUILT.snapshot()
 _unchanged: list[Emulator] = []  # worlds a 4xx left as built: reused, as building costs ms
 
 
 def world() -> Emulator:
-    """A world as `build_world` makes it, with the ids in `IDS`."""
+    """A world as `build_world` makes it, with the ids in `IDS`: restored from its snapshot,
+    three times faster than replaying its 17 requests (checked equal just below)."""
     if _unchanged:
         return _unchanged.pop()
-    emu, ids = build_world()
-    assert ids == IDS  # the same ids every time
+    emu = Emulator().load(_WORLD)
+    emu.respond_with(lookup_when_asked)
     return emu
 
 
@@ -171,6 +175,10 @@ def fingerprint(emu: Emulator) -> str:
                 backend.library.dump(),
             )
         )
+
+
+_restored = world()  # the snapshot restores the built world, settings and holds included
+assert (fingerprint(_restored), _restored.snapshot()) == (fingerprint(_BUILT), _WORLD)
 
 
 # --- strategies ------------------------------------------------------------------------------
@@ -368,6 +376,7 @@ def encode(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
+@functools.cache
 def bodies(handler: str) -> st.SearchStrategy[bytes]:
     broken = st.one_of(
         st.just(b""),
@@ -406,6 +415,7 @@ ADDRESSES = [
     }
     for name in ("thread", "waiting_thread", "held_thread", "empty_thread")
 ]
+addresses = st.sampled_from([*ADDRESSES, None])
 ids = (
     st.sampled_from(ID_VALUES)
     | st.sampled_from(["asst_x", "thread_x", "msg_x", "run_x", "step_x", "call_x", "x"])
@@ -421,6 +431,14 @@ headers = st.sampled_from(
         {"api-key": "sk-azure"},
     ]
 )
+
+
+@functools.cache
+def verbs(method: str) -> st.SearchStrategy[str]:
+    """Mostly the route's own method, sometimes another."""
+    return st.sampled_from([method] * 12 + ["GET", "POST", "DELETE", "PUT"])
+
+
 _GROUP = re.compile(r"\(\?P<(\w+)>\[\^/\]\+\)")
 
 
@@ -557,14 +575,13 @@ def test_every_route_answers_any_request_in_openai_shape(
 ) -> None:
     emu = world()
     path = template(pattern)
-    address = data.draw(st.sampled_from([*ADDRESSES, None]), label="address")
+    address = data.draw(addresses, label="address")
     for name in re.findall(r"{(\w+)}", path):
         value = address[name] if address else data.draw(ids, label=name)
         path = path.replace(f"{{{name}}}", value, 1)
     query = data.draw(queries, label="query")
     url = f"{API}{path}" + (f"?{urlencode(query)}" if query else "")
-    verbs = [method] * 12 + ["GET", "POST", "DELETE", "PUT"]
-    verb = data.draw(st.sampled_from(verbs), label="verb")
+    verb = data.draw(verbs(method), label="verb")
     body = data.draw(bodies(handler.__name__), label="body")
     reuse(emu, check_answer(emu, verb, url, data.draw(headers, label="headers"), body))
 
