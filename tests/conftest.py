@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -25,6 +26,23 @@ from emulator import Emulator, reply
 
 M = TypeVar("M", bound=BaseModel)
 WORKERS = 2  # the suite's target machine has two cores
+
+WAIT = 10  # seconds: a bound on every wait, never a sleep
+
+
+class Gate:
+    """Blocks whoever passes `through()` until the test opens it; says when someone waits."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self._open = threading.Event()
+
+    def through(self) -> None:
+        self.reached.set()
+        assert self._open.wait(WAIT), "the gate was never opened"
+
+    def open(self) -> None:
+        self._open.set()
 
 
 @pytest.hookimpl(tryfirst=True)

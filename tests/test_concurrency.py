@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import openai
 import pytest
+from conftest import WAIT, Gate
 from openai.types.beta import Assistant
 
 from emulator import Emulator, RunContext, reply
@@ -351,23 +352,6 @@ def test_event_loops_in_several_threads_share_one_emulator(emu: Emulator) -> Non
 
 
 # --- no global freeze: a slow model turn blocks nothing else ---------------------------------
-
-WAIT = 10  # seconds: a bound on every wait, never a sleep
-
-
-class Gate:
-    """Blocks whoever passes `through()` until the test opens it; says when someone waits."""
-
-    def __init__(self) -> None:
-        self.reached = threading.Event()
-        self._open = threading.Event()
-
-    def through(self) -> None:
-        self.reached.set()
-        assert self._open.wait(WAIT), "the gate was never opened"
-
-    def open(self) -> None:
-        self._open.set()
 
 
 class GatedCounter:

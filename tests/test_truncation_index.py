@@ -5,7 +5,6 @@ cancel, a snapshot restored while a turn was computing)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import FrozenInstanceError
@@ -13,7 +12,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import WordCounter
+from conftest import WAIT, Gate, WordCounter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +30,6 @@ from emulator.engine.truncation import (
 
 FIXED = 5
 O200K = counter_for_encoding("o200k_base")
-WAIT = 10  # seconds: a bound on every wait, never a sleep
 
 
 class Words:
@@ -194,21 +192,6 @@ def test_a_kept_account_is_a_frozen_message_account() -> None:
 
 
 # --- in runs: one index per thread, never a stale one ----------------------------------------
-
-
-class Gate:
-    """Blocks whoever passes `through()` until the test opens it; says when someone waits."""
-
-    def __init__(self) -> None:
-        self.reached = threading.Event()
-        self._open = threading.Event()
-
-    def through(self) -> None:
-        self.reached.set()
-        assert self._open.wait(WAIT), "the gate was never opened"
-
-    def open(self) -> None:
-        self._open.set()
 
 
 @pytest.fixture

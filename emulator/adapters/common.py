@@ -25,6 +25,14 @@ def answer(handler: RequestHandler, request: Any, body: bytes, library: Any) -> 
         raise library.ReadTimeout("The read operation timed out", request=request) from None
 
 
+def library_response(response: Response, library: Any, frames: type[Frames]) -> Any:
+    """The answer as the HTTP library's own `Response`; an SSE body is read lazily."""
+    if response.events is not None:
+        stream = frames(response.events)
+        return library.Response(response.status, headers=response.headers, stream=stream)
+    return library.Response(response.status, headers=response.headers, content=response.body)
+
+
 class Frames:
     """An SSE body read lazily, for sync and async clients alike: each read advances the run."""
 

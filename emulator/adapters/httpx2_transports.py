@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 
 from ..http.pipeline import RequestHandler, Response
-from .common import Frames, answer
+from .common import Frames, answer, library_response
 
 
 class _Httpx2Frames(Frames, httpx2.SyncByteStream, httpx2.AsyncByteStream):
@@ -24,10 +24,8 @@ class _Httpx2Frames(Frames, httpx2.SyncByteStream, httpx2.AsyncByteStream):
 
 
 def _response(response: Response) -> httpx2.Response:
-    if response.events is not None:
-        stream = _Httpx2Frames(response.events)
-        return httpx2.Response(response.status, headers=response.headers, stream=stream)
-    return httpx2.Response(response.status, headers=response.headers, content=response.body)
+    converted: httpx2.Response = library_response(response, httpx2, _Httpx2Frames)
+    return converted
 
 
 class Httpx2Interceptor:

@@ -20,7 +20,7 @@ from respx.mocks import HTTPXMocker
 from respx.models import PassThrough
 
 from ..http.pipeline import RequestHandler, Response
-from .common import Frames, answer
+from .common import Frames, answer, library_response
 
 
 class _HttpxFrames(Frames, httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -55,10 +55,8 @@ class _EmulatorRouter(respx.MockRouter):
 
 
 def _response(response: Response) -> httpx.Response:
-    if response.events is not None:
-        stream = _HttpxFrames(response.events)
-        return httpx.Response(response.status, headers=response.headers, stream=stream)
-    return httpx.Response(response.status, headers=response.headers, content=response.body)
+    converted: httpx.Response = library_response(response, httpx, _HttpxFrames)
+    return converted
 
 
 class HttpxInterceptor:
