@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .wire.errors import APIError
 
 # Public name -> the module (relative to this package) that defines it. The imports above say the
-# same to type checkers; tests/test_plugin_import.py keeps the two in step.
+# same to type checkers; tests/test_plugin_cost.py keeps the two in step.
 _SOURCES = {
     "APIError": ".wire.errors",
     "CodeInterpreterCall": ".engine.responders",
