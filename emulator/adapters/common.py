@@ -1,21 +1,25 @@
-"""What the two HTTP-library adapters share: handing a request to the emulator that owns it,
-turning injected network faults into the library's own exceptions, and lazy SSE bodies."""
+"""What the HTTP-library adapters share: handing a request to the emulator that owns it,
+turning injected network faults into the library's own exceptions, and the answer as the
+library's own `Response` (SSE bodies read lazily)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
+import httpx
+import httpx2
+
 from ..http.faults import ConnectionDropped, RequestTimedOut
 from ..http.pipeline import RequestHandler, Response
 
 
-def answer(handler: RequestHandler, request: Any, body: bytes, library: Any) -> Response:
-    """Hand the request to the emulator; injected network faults raise the library's errors."""
+def answer(handler: RequestHandler, request: Any, url: str, body: bytes, library: Any) -> Response:
+    """Hand the request for `url` to the emulator; injected network faults raise the library's
+    errors."""
     try:
         # `.items()` once (`dict(headers)` would rescan them for every name), lower-cased
         headers = request.headers.items()
-        url = str(request.url)
         return handler.handle(handler.request(request.method, url, headers, body, lowered=True))
     except ConnectionDropped:
         raise library.RemoteProtocolError(
@@ -23,14 +27,6 @@ def answer(handler: RequestHandler, request: Any, body: bytes, library: Any) -> 
         ) from None
     except RequestTimedOut:
         raise library.ReadTimeout("The read operation timed out", request=request) from None
-
-
-def library_response(response: Response, library: Any, frames: type[Frames]) -> Any:
-    """The answer as the HTTP library's own `Response`; an SSE body is read lazily."""
-    if response.events is not None:
-        stream = frames(response.events)
-        return library.Response(response.status, headers=response.headers, stream=stream)
-    return library.Response(response.status, headers=response.headers, content=response.body)
 
 
 class Frames:
@@ -53,3 +49,27 @@ class Frames:
 
     async def aclose(self) -> None:
         self.close()
+
+
+class _HttpxFrames(Frames, httpx.SyncByteStream, httpx.AsyncByteStream):
+    pass
+
+
+class _Httpx2Frames(Frames, httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    pass
+
+
+def httpx_response(response: Response) -> httpx.Response:
+    """The answer as an `httpx.Response`."""
+    if response.events is not None:
+        stream = _HttpxFrames(response.events)
+        return httpx.Response(response.status, headers=response.headers, stream=stream)
+    return httpx.Response(response.status, headers=response.headers, content=response.body)
+
+
+def httpx2_response(response: Response) -> httpx2.Response:
+    """The answer as an `httpx2.Response`."""
+    if response.events is not None:
+        stream = _Httpx2Frames(response.events)
+        return httpx2.Response(response.status, headers=response.headers, stream=stream)
+    return httpx2.Response(response.status, headers=response.headers, content=response.body)

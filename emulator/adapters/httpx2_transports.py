@@ -15,17 +15,8 @@ from typing import Any
 
 import httpx2
 
-from ..http.pipeline import RequestHandler, Response
-from .common import Frames, answer, library_response
-
-
-class _Httpx2Frames(Frames, httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    pass
-
-
-def _response(response: Response) -> httpx2.Response:
-    converted: httpx2.Response = library_response(response, httpx2, _Httpx2Frames)
-    return converted
+from ..http.pipeline import RequestHandler
+from .common import answer, httpx2_response
 
 
 class Httpx2Interceptor:
@@ -45,23 +36,25 @@ class Httpx2Interceptor:
         def handle_request(
             transport: httpx2.HTTPTransport, request: httpx2.Request
         ) -> httpx2.Response:
-            handler = owner(str(request.url))
+            url = str(request.url)
+            handler = owner(url)
             if handler is None:
                 return original_sync(transport, request)
             if handler.latency:
                 time.sleep(handler.latency)
-            return _response(answer(handler, request, request.read(), httpx2))
+            return httpx2_response(answer(handler, request, url, request.read(), httpx2))
 
         async def handle_async_request(
             transport: httpx2.AsyncHTTPTransport, request: httpx2.Request
         ) -> httpx2.Response:
-            handler = owner(str(request.url))
+            url = str(request.url)
+            handler = owner(url)
             if handler is None:
                 return await original_async(transport, request)
             if handler.latency:
                 await asyncio.sleep(handler.latency)
             body = await request.aread()
-            return _response(answer(handler, request, body, httpx2))
+            return httpx2_response(answer(handler, request, url, body, httpx2))
 
         self._saved = (original_sync, original_async)
         httpx2.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign,assignment]

@@ -73,9 +73,8 @@ class Registry:
     def owner(self, url: str) -> RequestHandler | None:
         """The started emulator whose base URL `url` is under, if any."""
         for handler in self._handlers:
-            for base in handler.base_urls:
-                if url == base or url.startswith((base + "/", base + "?")):
-                    return handler
+            if handler.base_for(url) is not None:
+                return handler
         return None
 
 

@@ -11,21 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import httpx
 import httpx2
 
-from ..http.pipeline import RequestHandler, Response
-from .common import Frames, answer
-
-
-class _HttpxFrames(Frames, httpx.SyncByteStream, httpx.AsyncByteStream):
-    pass
-
-
-class _Httpx2Frames(Frames, httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    pass
+from ..http.pipeline import RequestHandler
+from .common import answer, httpx2_response, httpx_response
 
 
 class HttpxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -37,12 +28,16 @@ class HttpxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.handler.latency:
             time.sleep(self.handler.latency)
-        return _httpx(answer(self.handler, request, request.read(), httpx))
+        return httpx_response(
+            answer(self.handler, request, str(request.url), request.read(), httpx)
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.handler.latency:
             await asyncio.sleep(self.handler.latency)
-        return _httpx(answer(self.handler, request, await request.aread(), httpx))
+        return httpx_response(
+            answer(self.handler, request, str(request.url), await request.aread(), httpx)
+        )
 
 
 class Httpx2Transport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
@@ -54,26 +49,16 @@ class Httpx2Transport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         if self.handler.latency:
             time.sleep(self.handler.latency)
-        return _httpx2(answer(self.handler, request, request.read(), httpx2))
+        return httpx2_response(
+            answer(self.handler, request, str(request.url), request.read(), httpx2)
+        )
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if self.handler.latency:
             await asyncio.sleep(self.handler.latency)
-        return _httpx2(answer(self.handler, request, await request.aread(), httpx2))
-
-
-def _httpx(response: Response) -> httpx.Response:
-    if response.events is not None:
-        stream: Any = _HttpxFrames(response.events)
-        return httpx.Response(response.status, headers=response.headers, stream=stream)
-    return httpx.Response(response.status, headers=response.headers, content=response.body)
-
-
-def _httpx2(response: Response) -> httpx2.Response:
-    if response.events is not None:
-        stream: Any = _Httpx2Frames(response.events)
-        return httpx2.Response(response.status, headers=response.headers, stream=stream)
-    return httpx2.Response(response.status, headers=response.headers, content=response.body)
+        return httpx2_response(
+            answer(self.handler, request, str(request.url), await request.aread(), httpx2)
+        )
 
 
 __all__ = ["Httpx2Transport", "HttpxTransport"]

@@ -19,12 +19,8 @@ import respx
 from respx.mocks import HTTPXMocker
 from respx.models import PassThrough
 
-from ..http.pipeline import RequestHandler, Response
-from .common import Frames, answer, library_response
-
-
-class _HttpxFrames(Frames, httpx.SyncByteStream, httpx.AsyncByteStream):
-    pass
+from ..http.pipeline import RequestHandler
+from .common import answer, httpx_response
 
 
 class _EmulatorRouter(respx.MockRouter):
@@ -34,29 +30,26 @@ class _EmulatorRouter(respx.MockRouter):
         super().__init__(assert_all_called=False, assert_all_mocked=False, using="httpx")
         self._owner = owner
 
-    def _handler_for(self, request: httpx.Request) -> RequestHandler:
-        handler = self._owner(str(request.url))
+    def _handler_for(self, request: httpx.Request) -> tuple[RequestHandler, str]:
+        """The emulator that owns the request's URL, and the URL."""
+        url = str(request.url)
+        handler = self._owner(url)
         if handler is None:  # how respx sends a request on to the real transport; `origin`,
             # the route that let it pass, is only recorded, and this router has no routes
             raise PassThrough("not an emulator URL", request=request, origin=None)  # type: ignore[arg-type]
-        return handler
+        return handler, url
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        handler = self._handler_for(request)
+        handler, url = self._handler_for(request)
         if handler.latency:
             time.sleep(handler.latency)
-        return _response(answer(handler, request, request.read(), httpx))
+        return httpx_response(answer(handler, request, url, request.read(), httpx))
 
     async def async_handler(self, request: httpx.Request) -> httpx.Response:
-        handler = self._handler_for(request)
+        handler, url = self._handler_for(request)
         if handler.latency:
             await asyncio.sleep(handler.latency)
-        return _response(answer(handler, request, await request.aread(), httpx))
-
-
-def _response(response: Response) -> httpx.Response:
-    converted: httpx.Response = library_response(response, httpx, _HttpxFrames)
-    return converted
+        return httpx_response(answer(handler, request, url, await request.aread(), httpx))
 
 
 class HttpxInterceptor:
