@@ -39,7 +39,7 @@ from ..wire.errors import (
 )
 from ..wire.objects import Obj
 from ..wire.render import pretty_json
-from ..wire.requests import parse
+from ..wire.validation import parse
 from . import control_views as views
 from .pipeline import Request, Response, authenticate
 from .routes.base import parse_list_query

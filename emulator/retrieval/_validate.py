@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..wire.errors import InvalidRequestError
-from ..wire.requests import type_name
+from ..wire.validation import type_name
 
 
 def is_number(value: Any) -> bool:

@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from ...backend import ListQuery, Scope
 from ...engine.stream import Events, Frames
 from ...wire import decode
-from ...wire import requests as schemas
 from ...wire.errors import InvalidRequestError
 from ...wire.objects import Obj, Page
+from ...wire.validation import parse
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_JSON_DEPTH = 100  # deeper bodies are refused before anything recurses over them
@@ -45,7 +45,7 @@ class Call:
     params: dict[str, str]
 
     def body(self, model: type[BodyT]) -> BodyT:
-        return schemas.parse(model, _decode_json(self.request.body))
+        return parse(model, _decode_json(self.request.body))
 
     def json(self) -> Any:
         """The decoded JSON body (`{}` when empty), for bodies checked by hand."""
