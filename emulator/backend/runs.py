@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine.stream import Events, Frames
+from ..engine.stream import Events, FrameBatch
 from ..wire import requests as schemas
 from ..wire.errors import InvalidRequestError, not_found
 from ..wire.events import step_view
@@ -54,7 +54,7 @@ class Runs(Resource):
             forget_new_stores(self, stores_before)
             raise
 
-    def stream(self, run: Obj, events: Events) -> Iterator[Frames]:
+    def stream(self, run: Obj, events: Events) -> Iterator[FrameBatch]:
         """The SSE frames that follow a run a streamed request created or moved."""
         return self.engine.stream(run["thread_id"], run["id"], events)
 

@@ -43,7 +43,7 @@ from .builtin_tools import vector_store_ids
 from .knowledge import NO_KNOWLEDGE, Knowledge
 from .outcomes import ActionRequired, Ending, Outcome, ResponderError, RunState, complete_step
 from .responders import ToolResult
-from .stream import RESTING, Events, Frames, Streams
+from .stream import RESTING, Events, FrameBatch, Streams
 from .truncation import TruncationReport
 from .turn import ModelTurn, Turn
 
@@ -242,7 +242,7 @@ class RunEngine:
         if poll or resting:
             self._advance(run, events, until_resting=resting)
 
-    def stream(self, thread_id: str, run_id: str, events: Events) -> Iterator[Frames]:
+    def stream(self, thread_id: str, run_id: str, events: Events) -> Iterator[FrameBatch]:
         """The SSE frames of a streamed request, produced as the client reads them.
 
         First what the request itself produced, then one run transition per read until the

@@ -19,7 +19,7 @@ from ..wire.render import compact_json
 RESTING = frozenset({"requires_action"}) | TERMINAL_RUN_STATUSES
 RESTING_EVENTS = frozenset(f"thread.run.{status}" for status in RESTING)
 Frame = tuple[str, str]  # (event name, compact JSON data)
-Frames = list[Frame]  # what one transition reported, sent together
+FrameBatch = list[Frame]  # what one transition reported, sent together
 
 
 class Events:
@@ -59,7 +59,7 @@ class Streams:
 
     def follow(
         self, run_id: str, events: Events, step: Callable[[], Generator[None, None, None]]
-    ) -> Iterator[Frames]:
+    ) -> Iterator[FrameBatch]:
         """The frames of a streamed request, produced as the client reads them, in batches:
         what one transition (or one live delta) reported.
 
@@ -75,7 +75,7 @@ class Streams:
 
     def _frames(
         self, run_id: str, events: Events, step: Callable[[], Generator[None, None, None]]
-    ) -> Iterator[Frames]:
+    ) -> Iterator[FrameBatch]:
         try:
             while True:
                 with self._lock:
@@ -104,7 +104,7 @@ class Streams:
                 if self._open.get(run_id) is events:
                     del self._open[run_id]
 
-    def _take(self, events: Events) -> Frames:
+    def _take(self, events: Events) -> FrameBatch:
         with self._lock:
             frames, events.frames = events.frames, []
         return frames

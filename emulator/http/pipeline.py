@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from ..backend import Backend
+from ..engine.stream import FrameBatch
 from ..state.settings import Settings
 from ..wire.errors import APIError, AuthenticationError, internal_error
 from ..wire.objects import Page
@@ -315,7 +316,7 @@ def attachment_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _sse(batches: Iterator[list[tuple[str, str]]]) -> Iterator[bytes]:
+def _sse(batches: Iterator[FrameBatch]) -> Iterator[bytes]:
     """One `event:`/`data:` frame per event, then `done`; a failure mid-stream is an `error`.
 
     The events one transition reported go out as one chunk: SSE readers split events wherever

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from ...backend import ListQuery, Scope
-from ...engine.stream import Events, Frames
+from ...engine.stream import Events, FrameBatch
 from ...wire import decode
 from ...wire.errors import InvalidRequestError
 from ...wire.objects import Obj, Page
@@ -80,7 +80,7 @@ class Stream:
     """A `stream: true` answer: batches of (event, compact JSON) frames, each what one
     transition reported, made as the client reads them."""
 
-    frames: Iterator[Frames]
+    frames: Iterator[FrameBatch]
 
 
 @dataclass(frozen=True)
