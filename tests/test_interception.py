@@ -399,3 +399,20 @@ def test_a_second_emulator_on_an_owned_base_url_is_refused(second_base: str) -> 
     assert answer.status_code == 200
     assert len(first.threads) == 1 and second.requests == []
     second.stop()  # never started: nothing to do
+
+
+@pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
+@pytest.mark.parametrize("path", ["/models", "/assistants/asst_missing"], ids=["200", "404"])
+def test_an_answer_is_the_response_content_would_build(library: Any, path: str) -> None:
+    """The adapters build a whole body's response without reading it through the library's
+    decoders; what the client sees is what `Response(content=...)` leaves."""
+    with Emulator(), library.Client(headers=AUTH) as http:
+        got = http.get(API + path)
+    expected = library.Response(got.status_code, headers=got.headers, content=got.content)
+
+    assert got.read() == expected.read() == got.content
+    assert got.json() == expected.json()
+    assert got.headers["content-length"] == str(len(got.content))
+    assert (got.is_closed, got.is_stream_consumed) == (expected.is_closed, True)
+    assert b"".join(got.iter_bytes()) == got.content
+    assert got.elapsed.total_seconds() >= 0  # raw SDK responses read `.elapsed`

@@ -38,12 +38,14 @@ OPENAI_VERSION = "2020-10-01"
 
 @dataclass
 class Response:
-    """A rendered answer; `events` is set (and `body` empty) for a server-sent event stream."""
+    """A rendered answer; `events` is set (and `body` empty) for a server-sent event stream.
+    `elapsed`: seconds from the request to its answer, the emulated latency included."""
 
     status: int
     headers: dict[str, str]
     body: bytes = b""
     events: Iterable[bytes] | None = None
+    elapsed: float = 0.0
 
     @property
     def content(self) -> bytes:
@@ -230,6 +232,7 @@ class Pipeline:
             status = response.status
             if request.method == "HEAD":
                 response = Response(response.status, response.headers)
+            response.elapsed = self.settings.latency + time.perf_counter() - started
             return response
         finally:
             self._record(request, status)
