@@ -277,8 +277,9 @@ class RunEngine:
                     self._transition(run, events)
             else:
                 turn = self._start_turn(run, events, live=True)
-        if other is not None:
-            other.done.wait()  # another request takes this turn; its writes join this stream
+            over = other.over() if other is not None else None
+        if over is not None:
+            over.wait()  # another request takes this turn; its writes join this stream
             return
         if turn is None:
             return
@@ -357,7 +358,7 @@ class RunEngine:
         current = self._current(turn)
         if self.turning.get(turn.run["id"]) is turn:
             del self.turning[turn.run["id"]]
-        turn.done.set()
+        turn.end()
         self.turns.check_in(turn)
         if not current or (turn.answer is None and turn.outcome is None):
             log.info("run %s moved on during its model turn: the turn is dropped", turn.run["id"])

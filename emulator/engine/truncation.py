@@ -185,6 +185,18 @@ def select(
     source = _source(messages, counter, extra)
     total = len(source)
     start = _window_start(source, total, strategy)
+    oldest, walked = source.fit(start, total, budget - fixed_tokens)
+    if oldest == start:  # every candidate fits whole (most runs): what the rules below give
+        report = TruncationReport(
+            visible=tuple(source.kept(start, total)),
+            dropped_ids=tuple(source.ids(0, start)),
+            fixed_tokens=fixed_tokens,
+            prompt_tokens=fixed_tokens + walked,
+            budget=budget,
+            fits=fixed_tokens + walked <= budget,
+            dropped_roles=tuple(source.roles(0, start)),
+        )
+        return Selection(report, ((start, total),) if start < total else ())
     pinned = source.newest_user(start, total)
 
     used = fixed_tokens

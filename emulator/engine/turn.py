@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import itemgetter
 
 from ..state.clock import Clock
@@ -88,7 +88,19 @@ class Turn:
     error: Exception | None = None
     asked: bool = False  # the responder was asked
     head: LiveHead | None = None
-    done: threading.Event = field(default_factory=threading.Event)  # set once it is over
+    _over: threading.Event | None = None  # made when a request waits for the turn
+
+    def over(self) -> threading.Event:
+        """An event set once the turn is over, for a request that waits for it (under the
+        store lock, as `end`)."""
+        if self._over is None:
+            self._over = threading.Event()
+        return self._over
+
+    def end(self) -> None:
+        """The turn is over: wake the requests waiting for it."""
+        if self._over is not None:
+            self._over.set()
 
 
 def prompt_message(message: Obj) -> PromptMessage:
