@@ -45,6 +45,7 @@ from pydantic import BaseModel
 from emulator import Emulator, RunContext, reply
 from emulator.engine.reply import Reply
 from emulator.http.routes import INCLUDE_FILE_SEARCH_CONTENT, ROUTES, Handler, resolve
+from emulator.wire import decode
 from emulator.wire import requests as schemas
 from emulator.wire.render import compact_json, pretty_json
 
@@ -714,7 +715,7 @@ RequestSequences.TestCase.settings = settings(
 test_request_sequences_keep_the_state_consistent = RequestSequences.TestCase
 
 
-# --- rendering -------------------------------------------------------------------------------
+# --- decoding and rendering ------------------------------------------------------------------
 
 json_documents = st.recursive(
     st.none()
@@ -758,3 +759,29 @@ def test_non_finite_floats_are_written_as_null_never_as_invalid_json() -> None:
         "score": None,
         "x": None,
     }
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
+@given(value=json_documents, spacing=st.sampled_from([None, 2]), ascii_only=st.booleans())
+@example(value=[2**64, -(2**63) - 1, 10**40, 1e16], spacing=None, ascii_only=True)
+@example(value=["\ud800 lone surrogate", "\u2028"], spacing=None, ascii_only=False)
+def test_bodies_decode_as_the_standard_parser_reads_them(
+    value: Any, spacing: int | None, ascii_only: bool
+) -> None:
+    """orjson reads the common bodies; whatever it reads differently goes the standard way."""
+    raw = json.dumps(value, indent=spacing, ensure_ascii=ascii_only)
+    body = raw.encode("utf-8", "surrogatepass")
+    assert decode.loads(body, max_depth=100) == json.loads(body) == value
+
+
+@pytest.mark.parametrize(
+    "raw", [b"\xef\xbb\xbf{}", b'"\xed\xa0\x80"', b'"\\ud800"', b'{"n": 18446744073709551616}']
+)
+def test_bodies_orjson_does_not_read_are_read_the_standard_way(raw: bytes) -> None:
+    assert decode.loads(raw, max_depth=100) == json.loads(raw)
+
+
+@pytest.mark.parametrize("raw", [b"1e999", b"[1E400]", b"-1" + b"0" * 400 + b".5", b"NaN", b'{"a":1,}'])
+def test_bodies_neither_parser_accepts_are_not_json(raw: bytes) -> None:
+    with pytest.raises(decode.NotJSON):
+        decode.loads(raw, max_depth=100)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+import orjson
 
 __all__ = ["NotJSON", "TooDeep", "loads"]
 
@@ -23,7 +26,21 @@ class TooDeep(ValueError):
 
 
 def loads(raw: str | bytes, *, max_depth: int) -> Any:
-    """Decode strict JSON nesting at most `max_depth` levels (`NotJSON`, `TooDeep` otherwise)."""
+    """Decode strict JSON nesting at most `max_depth` levels (`NotJSON`, `TooDeep` otherwise).
+
+    UTF-8 bodies (nearly all) go through orjson, five times faster. What it refuses (errors,
+    and what the standard parser reads but it does not: other encodings, a BOM, lone
+    surrogates) and integers of 19 digits or more (it reads those as floats) take the
+    standard parser, which words the errors."""
+    if isinstance(raw, bytes) and _LONG_INTEGER.search(raw) is None:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if _brackets(raw) > max_depth and not _shallow(data, max_depth):
+                raise TooDeep(f"nested more than {max_depth} levels")
+            return data
     try:
         if not isinstance(raw, str):  # as `json.loads` reads bytes: UTF-8, -16 or -32
             raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
@@ -55,6 +72,7 @@ def _brackets(raw: str | bytes) -> int:
     return raw.count(b"[") + raw.count(b"{")
 
 
+_LONG_INTEGER = re.compile(rb"[0-9]{19}")
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 

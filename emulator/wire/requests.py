@@ -47,7 +47,7 @@ class _Body(BaseModel):
     @classmethod
     def _drop_nulls(cls, data: Any) -> Any:
         """An explicit `null` on a `null_means_absent` field is as if the key were not sent."""
-        if cls.null_means_absent and isinstance(data, dict):
+        if cls.null_means_absent and isinstance(data, dict) and None in data.values():
             return {k: v for k, v in data.items() if not (v is None and k in cls.null_means_absent)}
         return data
 
@@ -146,11 +146,11 @@ Tool = Annotated[
 
 
 class CodeInterpreterResources(_Body):
-    file_ids: Annotated[list[str], Field(max_length=20)] = []
+    file_ids: Annotated[list[str], Field(max_length=20, default_factory=list)]
 
 
 class FileSearchResources(_Body):
-    vector_store_ids: Annotated[list[str], Field(max_length=1)] = []
+    vector_store_ids: Annotated[list[str], Field(max_length=1, default_factory=list)]
 
 
 class ChunkingStrategy(_Body):
@@ -159,7 +159,7 @@ class ChunkingStrategy(_Body):
 
 
 class NewVectorStore(_Body):
-    file_ids: Annotated[list[str], Field(max_length=10_000)] = []
+    file_ids: Annotated[list[str], Field(max_length=10_000, default_factory=list)]
     chunking_strategy: ChunkingStrategy | None = None
     metadata: Metadata = None
 
@@ -187,7 +187,7 @@ class NewToolResources(ToolResources):
 class JsonSchemaFormat(_Body):
     name: str
     description: str | None = None
-    schema_: Annotated[dict[str, Any], Field(alias="schema")] = {}  # [SPEC]: an object, no null
+    schema_: Annotated[dict[str, Any], Field(alias="schema", default_factory=dict)]  # [SPEC]: an object, no null
     strict: bool | None = None
 
 
@@ -306,7 +306,7 @@ class AttachmentTool(_Body):
 
 class Attachment(_Body):
     file_id: str
-    tools: list[AttachmentTool] = []
+    tools: list[AttachmentTool] = Field(default_factory=list)
 
 
 class CreateMessage(_Body):
@@ -319,7 +319,7 @@ class CreateMessage(_Body):
 class CreateThread(_Body):
     null_means_absent = frozenset({"messages"})  # Marvin 2.x: threads.create(messages=None)
 
-    messages: list[CreateMessage] = []
+    messages: list[CreateMessage] = Field(default_factory=list)
     tool_resources: NewToolResources | None = None
     metadata: Metadata = None
 
@@ -345,7 +345,7 @@ class _AssistantFields(_Body):
     description: Annotated[str, Field(max_length=512)] | None = None
     instructions: Instructions | None = None
     reasoning_effort: ReasoningEffort | None = None
-    tools: Annotated[list[Tool], Field(max_length=128)] = []
+    tools: Annotated[list[Tool], Field(max_length=128, default_factory=list)]
     tool_resources: ToolResources | None = None
     metadata: Metadata = None
     temperature: Temperature | None = None
