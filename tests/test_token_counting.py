@@ -18,6 +18,7 @@ from emulator.engine.tokens import (
     REPLY_PRIMING,
     EncodingDataError,
     TiktokenCounter,
+    count_all,
     counter_for_encoding,
     fixed_prompt_tokens,
     load_encoding,
@@ -124,6 +125,67 @@ def test_count_is_cached_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for text in ("a", "b", "c", "d", "e"):
         counter.count(text)
     assert len(counter._counts) <= 3
+
+
+BATCH = [
+    "hello world",
+    "",
+    "Bonjour 😀😀 le monde, ça va? 日本語のテキスト",
+    "hello world",  # twice in one batch
+    "<|endoftext|> is ordinary text here",
+    "a lone surrogate \ud800 is replaced, as count() does",
+    "  spaces   and\n\nnewlines\t\ttabs  ",
+]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("cached", [0, 2, len(BATCH)])
+def test_count_many_equals_count(encoding: str, cached: int) -> None:
+    """Counting a batch gives count()'s numbers, whichever of its texts were counted before."""
+    expected = [TiktokenCounter(encoding).count(text) for text in BATCH]
+    counter = TiktokenCounter(encoding)
+    for text in BATCH[:cached]:
+        counter.count(text)
+    assert counter.count_many(BATCH) == expected
+    assert counter.count_many([]) == []
+    assert count_all(counter, BATCH) == expected
+
+
+def test_count_many_caches_what_it_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = TiktokenCounter("o200k_base")
+    assert counter.count_many(["hello world", "tiktoken is great!"]) == [2, 6]
+    monkeypatch.setattr(counter, "_encoding", None)
+    monkeypatch.setattr(tokens, "load_encoding", lambda name: pytest.fail("recounted"))
+    assert counter.count("tiktoken is great!") == 6
+    assert counter.count_many(["tiktoken is great!", "hello world"]) == [6, 2]
+
+    counter.forget()
+    with pytest.raises(pytest.fail.Exception, match="recounted"):
+        counter.count_many(["hello world"])
+
+    monkeypatch.undo()
+    monkeypatch.setattr(tokens, "_MAX_CACHED_COUNTS", 3)
+    counter.count_many(["a", "b"])
+    counter.count_many(["c", "d"])  # over the bound: the cache starts again
+    assert sorted(counter._counts) == ["c", "d"]
+    assert counter.count_many(["e", "f", "g", "h"]) == [1, 1, 1, 1]  # too many to keep
+    assert len(counter._counts) <= 3
+
+
+def test_count_all_asks_any_counter_text_by_text() -> None:
+    class Letters:
+        def count(self, text: str) -> int:
+            return len(text)
+
+        def truncate(self, text: str, max_tokens: int) -> str:
+            return text[:max_tokens]
+
+    class Doubled(TiktokenCounter):  # a subclass may count otherwise: count_many is not it
+        def count(self, text: str) -> int:
+            return 2 * super().count(text)
+
+    assert count_all(Letters(), ["ab", "", "abc"]) == [2, 0, 3]
+    assert count_all(Doubled("o200k_base"), ["hello world", ""]) == [4, 0]
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator import ContextMessage, Emulator, RunContext, reply
-from emulator.engine.prompt_sources import kept_account
+from emulator.engine.prompt_index import _BLOCK as BLOCK
+from emulator.engine.prompt_sources import kept_account, kept_accounts
 from emulator.engine.tokens import counter_for_encoding
 from emulator.engine.truncation import (
     MessageAccount,
@@ -135,6 +136,31 @@ def test_an_index_follows_a_delete_after_any_walk(first_budget: int, deleted: in
         assert truncate(index, **options) == truncate(thread, **options)
 
 
+@pytest.mark.parametrize("budget", [0, 40, 700, 6_000, 10**6])
+@pytest.mark.parametrize("last", [None, 50])
+def test_an_index_counting_with_tiktoken_truncates_like_the_plain_thread(
+    budget: int, last: int | None
+) -> None:
+    """With a TiktokenCounter the index counts its blocks in one pass (count_many); the same
+    prompt as the plain thread, on a fresh index and on one that walked other budgets before."""
+    texts = ["Hello there", "Bonjour 😀 le monde", "", "hello there", "x " * 30, "ok"]
+    thread = [
+        PromptMessage(f"msg_{i}", "user" if i % 3 else "assistant", f"{texts[i % 6]} {i % 7}")
+        for i in range(600)
+    ]
+    by_id = {m.id: m for m in thread}
+    strategy = TruncationStrategy() if last is None else TruncationStrategy("last_messages", last)
+    options = {"counter": O200K, "budget": budget, "fixed_tokens": FIXED, "strategy": strategy}
+    plain = truncate(thread, **options)
+    walked = PromptIndex(O200K)
+    walked.sync([m.id for m in thread], by_id.__getitem__)
+    for other in (900, 50, 3_000):
+        truncate(walked, **{**options, "budget": other})
+    for index in (PromptIndex(O200K), walked):
+        index.sync([m.id for m in thread], by_id.__getitem__)
+        assert truncate(index, **options) == plain
+
+
 # --- what the index counts -------------------------------------------------------------------
 
 
@@ -156,8 +182,10 @@ def test_an_index_counts_the_walk_once_then_only_what_is_new() -> None:
 
     report = truncate(index, counter=counter, budget=budget, fixed_tokens=FIXED)
     assert report == truncate(thread, counter=Words(), budget=budget, fixed_tokens=FIXED)
-    first = texts(counter)
-    assert sorted(first) == sorted({words(f"t{i}_", 10) for i in (0, 1, *range(9_979, 10_000))})
+    first = texts(counter)  # what the walk reached, each once, and at most a block below it
+    reached = {words(f"t{i}_", 10) for i in (0, 1, *range(9_979, 10_000))}
+    assert len(set(first)) == len(first) <= len(reached) + BLOCK
+    assert reached <= set(first)
 
     thread += [
         PromptMessage("msg_new_a", "assistant", "sure"),
@@ -169,11 +197,12 @@ def test_an_index_counts_the_walk_once_then_only_what_is_new() -> None:
     assert again == truncate(thread, counter=Words(), budget=budget, fixed_tokens=FIXED)
     assert texts(counter) == ["and?", "sure"]  # the pinned newest first, then the walk
 
-    wider = truncate(index, counter=counter, budget=2 * budget, fixed_tokens=FIXED)
-    assert wider == truncate(thread, counter=Words(), budget=2 * budget, fixed_tokens=FIXED)
+    wide = budget + 2 * BLOCK * (4 + 10)  # room for more than what the first walk counted
+    wider = truncate(index, counter=counter, budget=wide, fixed_tokens=FIXED)
+    assert wider == truncate(thread, counter=Words(), budget=wide, fixed_tokens=FIXED)
     older = texts(counter)  # only the older messages the wider walk reaches, each once
     assert older and not set(older) & {*first, "and?", "sure"}
-    assert len(set(older)) == len(older) <= len(wider.visible) - len(again.visible) + 1
+    assert len(set(older)) == len(older) <= len(wider.visible) - len(again.visible) + 1 + BLOCK
 
 
 def texts(counter: WordCounter) -> list[str]:
@@ -189,6 +218,15 @@ def test_a_kept_account_is_a_frozen_message_account() -> None:
     assert (account, hash(account), repr(account)) == (same, hash(same), repr(same))
     with pytest.raises(FrozenInstanceError):
         account.tokens = 8  # type: ignore[misc]
+
+
+def test_kept_accounts_are_built_column_by_column() -> None:
+    built = kept_accounts(["m1", "m2"], ["user", "assistant"], ["Hi", ""], [5, 3], 7)
+    assert built == [
+        MessageAccount("m1", "user", "kept", 5, 5, "Hi", 7),
+        MessageAccount("m2", "assistant", "kept", 3, 3, "", 8),
+    ]
+    assert kept_accounts([], [], [], [], 0) == []
 
 
 # --- in runs: one index per thread, never a stale one ----------------------------------------

