@@ -781,7 +781,9 @@ def test_bodies_orjson_does_not_read_are_read_the_standard_way(raw: bytes) -> No
     assert decode.loads(raw, max_depth=100) == json.loads(raw)
 
 
-@pytest.mark.parametrize("raw", [b"1e999", b"[1E400]", b"-1" + b"0" * 400 + b".5", b"NaN", b'{"a":1,}'])
+@pytest.mark.parametrize(
+    "raw", [b"1e999", b"[1E400]", b"-1" + b"0" * 400 + b".5", b"NaN", b'{"a":1,}']
+)
 def test_bodies_neither_parser_accepts_are_not_json(raw: bytes) -> None:
     with pytest.raises(decode.NotJSON):
         decode.loads(raw, max_depth=100)

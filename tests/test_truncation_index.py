@@ -28,6 +28,7 @@ from emulator.engine.truncation import (
     select,
     truncate,
 )
+from emulator.engine.turn import context_view
 
 FIXED = 5
 O200K = counter_for_encoding("o200k_base")
@@ -195,7 +196,7 @@ def test_an_index_counts_the_walk_once_then_only_what_is_new() -> None:
     index.sync([m.id for m in thread], by_id.__getitem__)
     again = truncate(index, counter=counter, budget=budget, fixed_tokens=FIXED)
     assert again == truncate(thread, counter=Words(), budget=budget, fixed_tokens=FIXED)
-    assert texts(counter) == ["and?", "sure"]  # the pinned newest first, then the walk
+    assert sorted(texts(counter)) == ["and?", "sure"]  # only the two new ones, each once
 
     wide = budget + 2 * BLOCK * (4 + 10)  # room for more than what the first walk counted
     wider = truncate(index, counter=counter, budget=wide, fixed_tokens=FIXED)
@@ -359,3 +360,11 @@ def running_run(emu: Emulator, thread_id: str) -> str:
     [run] = [r for r in emu.runs(thread_id) if r["status"] == "in_progress"]
     run_id: str = run["id"]
     return run_id
+
+
+def test_a_thread_view_is_a_context_message() -> None:
+    view = context_view("msg_1", "user", "Hi there")
+    same = ContextMessage("msg_1", "user", "Hi there")
+    assert (view, hash(view), repr(view), vars(view)) == (same, hash(same), repr(same), vars(same))
+    with pytest.raises(FrozenInstanceError):
+        view.text = "changed"  # type: ignore[misc]

@@ -187,7 +187,8 @@ class NewToolResources(ToolResources):
 class JsonSchemaFormat(_Body):
     name: str
     description: str | None = None
-    schema_: Annotated[dict[str, Any], Field(alias="schema", default_factory=dict)]  # [SPEC]: an object, no null
+    # [SPEC]: an object, no null
+    schema_: Annotated[dict[str, Any], Field(alias="schema", default_factory=dict)]
     strict: bool | None = None
 
 
