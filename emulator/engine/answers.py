@@ -266,6 +266,8 @@ def check_calls(run: Obj, answer: reply.ToolCalls) -> None:
 def resolve_files(answer: reply.Text, state: RunState) -> reply.Text:
     """A text's `image_files` and annotation file ids, with names of this run's output files
     replaced by their ids (the newest file of a name wins); annotations in the real key order."""
+    if not answer.annotations and not answer.image_files:
+        return answer
     names = {name: file_id for c in state.code_calls for file_id, name in c["images"] + c["files"]}
     annotations = tuple(
         {

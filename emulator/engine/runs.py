@@ -49,6 +49,7 @@ from .turn import ModelTurn, Turn
 
 log = logging.getLogger("emulator")
 EXPIRABLE = frozenset({"queued", "in_progress", "requires_action"})
+STEP_ENDINGS = frozenset({"cancelled", "failed", "expired"})  # a run's that its open steps share
 
 
 def check_tool_choice(choice: object, tools: list[Obj]) -> None:
@@ -450,9 +451,7 @@ class RunEngine:
         now = run["expires_at"] if ending.status == "expired" else self.clock.now()
         status, error = ending.status, ending.error
         state = self.states[run["id"]]
-        step_status = {"cancelled": "cancelled", "failed": "failed", "expired": "expired"}.get(
-            status
-        )
+        step_status = status if status in STEP_ENDINGS else None
         for step in self.store.steps[run["id"]]:
             if step["status"] == "in_progress" and step_status is not None:
                 if step["id"] == state.pending_step_id:  # its turn's tokens were spent

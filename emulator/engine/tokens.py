@@ -11,7 +11,8 @@ well-known estimate:
                   + sum over tools of count(compact JSON of the tool)
                   + REPLY_PRIMING
 
-where the compact JSON is ``json.dumps(tool, separators=(",", ":"), sort_keys=True)``.
+where the compact JSON is ``json.dumps(tool, separators=(",", ":"), sort_keys=True)`` (written
+by orjson, so a float may be spelled otherwise: ``1e-05`` as ``0.00001``).
 
 In a run: the instructions are the run's (``instructions`` override, else the assistant's, then
 ``additional_instructions`` after a blank line), the tools are the run's as it echoes them, and
@@ -28,7 +29,6 @@ import functools
 import gzip
 import hashlib
 import importlib.resources
-import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +36,8 @@ from importlib.resources.abc import Traversable
 from typing import Any, Protocol, cast
 
 import tiktoken
+
+from ..wire.render import compact_json
 
 __all__ = [
     "MESSAGE_OVERHEAD",
@@ -292,9 +294,7 @@ def message_overhead(counter: TokenCounter, role: str) -> int:
 
 def tools_tokens(counter: TokenCounter, tools: Sequence[Mapping[str, Any]]) -> int:
     """An estimate of the tokens tool definitions cost: their compact JSON, counted."""
-    return sum(
-        counter.count(json.dumps(tool, separators=(",", ":"), sort_keys=True)) for tool in tools
-    )
+    return sum(counter.count(compact_json(tool, sort_keys=True)) for tool in tools)
 
 
 def fixed_prompt_tokens(

@@ -55,6 +55,7 @@ from .truncation import (
 
 log = logging.getLogger("emulator")
 IMAGE_TEXT = "[image]"
+AUTO = TruncationStrategy()
 
 
 @dataclass
@@ -389,9 +390,7 @@ class ModelTurn:
         # "auto" ignores last_messages; "last_messages" with a null count (allowed) has no limit.
         chosen = run["truncation_strategy"]
         last = chosen.get("last_messages") if chosen["type"] == "last_messages" else None
-        strategy = (
-            TruncationStrategy() if last is None else TruncationStrategy("last_messages", last)
-        )
+        strategy = AUTO if last is None else TruncationStrategy("last_messages", last)
         return select(
             index,
             counter=index.counter,

@@ -20,12 +20,13 @@ from .errors import APIError
 DONE_FRAME = b"event: done\ndata: [DONE]\n\n"
 
 
-def compact_json(value: Any) -> str:
-    """The `data:` of an SSE event: JSON without spaces."""
+def compact_json(value: Any, *, sort_keys: bool = False) -> str:
+    """The `data:` of an SSE event: JSON without spaces (`sort_keys`: keys in sorted order)."""
     try:
-        return _ascii(orjson.dumps(value)).decode("ascii")
+        option = orjson.OPT_SORT_KEYS if sort_keys else None
+        return _ascii(orjson.dumps(value, option=option)).decode("ascii")
     except TypeError:
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys)
 
 
 def event_frame(name: str, data: str) -> bytes:
