@@ -41,13 +41,17 @@ TOOL_OUTPUT_MAX = 512_000
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    null_means_absent: ClassVar[frozenset[str]] = frozenset()
+
+
+class _NullsAbsent(_Body):
+    """A body some of whose fields take an explicit `null` as if the key were not sent."""
+
+    null_means_absent: ClassVar[frozenset[str]]
 
     @model_validator(mode="before")
     @classmethod
     def _drop_nulls(cls, data: Any) -> Any:
-        """An explicit `null` on a `null_means_absent` field is as if the key were not sent."""
-        if cls.null_means_absent and isinstance(data, dict) and None in data.values():
+        if isinstance(data, dict) and None in data.values():
             return {k: v for k, v in data.items() if not (v is None and k in cls.null_means_absent)}
         return data
 
@@ -317,7 +321,7 @@ class CreateMessage(_Body):
     metadata: Metadata = None
 
 
-class CreateThread(_Body):
+class CreateThread(_NullsAbsent):
     null_means_absent = frozenset({"messages"})  # Marvin 2.x: threads.create(messages=None)
 
     messages: list[CreateMessage] = Field(default_factory=list)
@@ -339,7 +343,7 @@ class ModifyMetadata(_Body):
 # --- assistants ----------------------------------------------------------------------------
 
 
-class _AssistantFields(_Body):
+class _AssistantFields(_NullsAbsent):
     null_means_absent = frozenset({"tools"})
 
     name: Annotated[str, Field(max_length=256)] | None = None
