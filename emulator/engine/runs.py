@@ -38,7 +38,7 @@ from ..state.store import ACTIVE_RUN_STATUSES, Store
 from ..wire import events as shapes
 from ..wire import objects
 from ..wire.errors import InvalidRequestError, not_found
-from ..wire.objects import Obj, clone
+from ..wire.objects import Obj
 from .builtin_tools import vector_store_ids
 from .knowledge import NO_KNOWLEDGE, Knowledge
 from .outcomes import ActionRequired, Ending, Outcome, ResponderError, RunState, complete_step
@@ -204,8 +204,12 @@ class RunEngine:
         return self._settle(run, events)
 
     def _settle(self, run: Obj, events: Events) -> Obj:
-        """The run as the request that moved it sees it; then, resting mode moves it on."""
-        snapshot = clone(run)
+        """The run as the request that moved it sees it; then, resting mode moves it on.
+
+        The snapshot is shallow: moving a run replaces its top-level values and never changes
+        a nested one in place, and the request renders the snapshot before anything else can
+        touch the run (it holds the store lock)."""
+        snapshot = dict(run)
         if self.settings.progress == "resting" and not events.active:  # a stream drives itself
             self._advance(run, events, until_resting=True)
         return snapshot
@@ -437,7 +441,7 @@ class RunEngine:
             run["status"] = "cancelling"
             run["required_action"] = None
             events("thread.run.cancelling", run)
-        snapshot = clone(run)
+        snapshot = dict(run)  # shallow, as `_settle`'s
         if self.settings.progress == "resting":
             self._advance(run, events, until_resting=True)
         return snapshot
