@@ -216,13 +216,14 @@ class ModelTurn:
         ids = messages.ids()
         known = index.matching(ids)
         new_ids = ids[known:]
+        view, assistant_copy, thread_copy = clone((run, assistant, thread or {}))  # one pass
         return Turn(
             run=run,
             state=state,
             seen=state.seen(),
-            view=clone(run),
-            assistant=clone(assistant),
-            thread=clone(thread or {}),
+            view=view,
+            assistant=assistant_copy,
+            thread=thread_copy,
             info=info,
             counter=counter,
             responder=self.settings.responder_for(assistant),

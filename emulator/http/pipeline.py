@@ -143,6 +143,7 @@ class Pipeline:
         self.backend = backend
         self.settings = settings
         self.base_urls = tuple(url.rstrip("/") for url in base_urls)
+        self._bases = [(base, (base + "/", base + "?")) for base in self.base_urls]
         self.faults = FaultPlan()
         # each request (its body cut to `request_log_body`), its status and its body's size
         self._requests: deque[tuple[Request, int | None, int]] = deque()
@@ -164,8 +165,8 @@ class Pipeline:
 
     def base_for(self, url: str) -> str | None:
         """The base URL that owns `url`, if any."""
-        for base in self.base_urls:
-            if url == base or url.startswith((base + "/", base + "?")):
+        for base, under in self._bases:
+            if url.startswith(under) or url == base:
                 return base
         return None
 
