@@ -12,6 +12,7 @@ import httpx
 import httpx2
 
 from ..http.faults import ConnectionDropped, RequestTimedOut
+from ..http.headers import RawHeaders
 from ..http.pipeline import RequestHandler, Response
 
 
@@ -19,8 +20,7 @@ def answer(handler: RequestHandler, request: Any, url: str, body: bytes, library
     """Hand the request for `url` to the emulator; injected network faults raise the library's
     errors."""
     try:
-        # `.items()` once (`dict(headers)` would rescan them for every name), lower-cased
-        headers = request.headers.items()
+        headers = RawHeaders(request.headers.raw)  # decoded only as far as they are read
         return handler.handle(handler.request(request.method, url, headers, body, lowered=True))
     except ConnectionDropped:
         raise library.RemoteProtocolError(

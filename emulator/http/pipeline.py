@@ -174,8 +174,8 @@ class Pipeline:
         self, method: str, url: str, headers: Headers, body: bytes, *, lowered: bool = False
     ) -> Request:
         """A request for a full URL, its path relative to the owning base URL (whole path if
-        none), its query split into pairs and its header names lower-cased (`lowered`: they
-        are already, as httpx and httpx2 give them)."""
+        none), its query split into pairs and its header names lower-cased (`lowered`: a
+        mapping read by lower-case names already, as the adapters' `RawHeaders`, kept as is)."""
         base = self.base_for(url)
         if base is None:
             parts = urlsplit(url)
@@ -184,8 +184,11 @@ class Pipeline:
             path, _, raw_query = url[len(base) :].partition("#")[0].partition("?")
         path = path or "/"
         query = parse_qsl(raw_query, keep_blank_values=True) if raw_query else []
-        pairs = headers.items() if isinstance(headers, Mapping) else headers
-        names = dict(pairs) if lowered else {k.lower(): v for k, v in pairs}
+        if lowered and isinstance(headers, Mapping):
+            names = headers
+        else:
+            pairs = headers.items() if isinstance(headers, Mapping) else headers
+            names = dict(pairs) if lowered else {k.lower(): v for k, v in pairs}
         return Request(method.upper(), path, query, names, body, url)
 
     # --- the pipeline: fault, record, request id, auth, route, lock, render --------------

@@ -1,0 +1,49 @@
+"""A request's headers as the pipeline reads them: `RawHeaders` decodes only what is read, and
+reads what `Headers.items()` gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+
+from emulator import Emulator
+from emulator.http.headers import RawHeaders
+
+CASES = {
+    "ascii": [("Authorization", "Bearer sk-1"), ("Content-Type", "application/json")],
+    "repeated": [("X-Tag", "a"), ("x-tag", "b"), ("Accept", "*/*")],
+    "utf-8": [("X-Name", "Zürich".encode().decode("latin-1")), ("Authorization", "Bearer k")],
+    "latin-1": [("X-Bytes", "\xff\xfe"), ("X-Other", "plain")],
+}
+
+
+@pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
+@pytest.mark.parametrize("pairs", CASES.values(), ids=CASES.keys())
+def test_raw_headers_read_as_the_library_decodes_them(
+    library: Any, pairs: list[tuple[str, str]]
+) -> None:
+    received = library.Headers([(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs])
+    expected = dict(received.items())
+    headers = RawHeaders(received.raw)
+
+    for name in [*expected, "missing"]:
+        assert headers.get(name) == expected.get(name)
+    assert dict(headers) == expected
+    assert len(headers) == len(expected) and set(headers) == set(expected)
+    with pytest.raises(KeyError):
+        headers["missing"]
+
+
+def test_the_request_log_keeps_every_header_the_sdk_sent() -> None:
+    with Emulator() as emu, httpx2.Client() as http:
+        http.get(
+            "https://api.openai.com/v1/models",
+            headers={"Authorization": "Bearer sk-1", "X-Trace": "a", "x-trace": "b"},
+        )
+    (logged,) = emu.requests
+    assert logged.headers["authorization"] == "Bearer sk-1"
+    assert logged.headers["x-trace"] == "a, b"
+    assert logged.headers["host"] == "api.openai.com"
