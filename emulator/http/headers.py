@@ -26,8 +26,8 @@ class RawHeaders(Mapping[str, str]):
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         if self._decoded is not None:
             return self._decoded.get(name, default)
-        wanted = name.encode("latin-1")
-        found = [value for key, value in self._raw if key.lower() == wanted]
+        wanted, size = name.encode("latin-1"), len(name)
+        found = [value for key, value in self._raw if len(key) == size and key.lower() == wanted]
         if not found:
             return default
         if all(value.isascii() for value in found):  # ASCII reads the same in every encoding
