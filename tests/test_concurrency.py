@@ -21,6 +21,7 @@ from openai.types.beta import Assistant
 
 from emulator import Emulator, RunContext, reply
 from emulator.engine.reply import Reply
+from emulator.state.lock import StoreLock
 
 WORKERS = 8
 PER_WORKER = 25
@@ -502,3 +503,28 @@ def test_fifty_creates_racing_a_model_turn_on_one_thread_make_one_run(
     assert sum(isinstance(o, openai.BadRequestError) for o in outcomes) == 49
     assert [(r["id"], r["status"]) for r in emu.runs(thread.id)] == [(winner, "completed")]
     assert emu.check_invariants() == []
+
+
+def test_the_store_lock_is_reentrant_and_its_holder_can_step_out() -> None:
+    lock = StoreLock()
+    taken_meanwhile = threading.Event()
+
+    def take() -> None:
+        with lock:
+            taken_meanwhile.set()
+
+    with lock, lock:
+        assert lock.held()
+        with lock.released():
+            assert not lock.held()
+            other = threading.Thread(target=take)
+            other.start()
+            assert taken_meanwhile.wait(WAIT)
+            other.join(WAIT)
+        assert lock.held()  # held again, as deeply: two releases to let go
+        lock.release()
+        assert lock.held()
+        lock.acquire()
+    assert not lock.held()
+    with lock.released():  # not held: the block runs as it is
+        assert not lock.held()

@@ -7,68 +7,35 @@ is the exception: its slow parts (token counting, the responder, an upstream mod
 
 from __future__ import annotations
 
-import threading
+import _thread
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
+from typing import Any
 
 __all__ = ["StoreLock"]
 
 
-class StoreLock:
-    """A reentrant lock (like `threading.RLock`) with `released()`."""
+class StoreLock(_thread.RLock):  # type: ignore[misc]  # final in typeshed, subclassable
+    """A reentrant lock: `threading.RLock` itself (in C, so taking it runs no Python code: a
+    request takes it several times), with `released()`.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._owner: int | None = None
-        self._depth = 0
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        me = threading.get_ident()
-        if self._owner == me:
-            self._depth += 1
-            return True
-        if not self._lock.acquire(blocking, timeout):
-            return False
-        self._owner, self._depth = me, 1
-        return True
-
-    def release(self) -> None:
-        if self._owner != threading.get_ident():
-            raise RuntimeError("cannot release a lock this thread does not hold")
-        self._depth -= 1
-        if self._depth == 0:
-            self._owner = None
-            self._lock.release()
+    `released()` uses the methods `threading.Condition` waits with, which every RLock has:
+    `_is_owned`, `_release_save` (let go however deeply held) and `_acquire_restore`."""
 
     def held(self) -> bool:
         """Whether the calling thread holds the lock."""
-        return self._owner == threading.get_ident()
+        owned: bool = self._is_owned()  # type: ignore[attr-defined]
+        return owned
 
     @contextmanager
     def released(self) -> Iterator[None]:
         """Let go of the lock, however deeply this thread holds it, for the block; it is held
         again (as deeply) after it. Without the lock, the block runs as it is."""
-        me = threading.get_ident()
-        if self._owner != me:
+        if not self.held():
             yield
             return
-        depth = self._depth
-        self._owner, self._depth = None, 0
-        self._lock.release()
+        saved: Any = self._release_save()  # type: ignore[attr-defined]
         try:
             yield
         finally:
-            self._lock.acquire()
-            self._owner, self._depth = me, depth
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()
+            self._acquire_restore(saved)  # type: ignore[attr-defined]
