@@ -36,11 +36,6 @@ def _shape(path: str) -> tuple[str, int]:
     return (segments[1] if len(segments) > 1 else "", len(segments))
 
 
-_BY_SHAPE: dict[tuple[str, int], list[tuple[str, re.Pattern[str], Handler]]] = {}
-for _method, _pattern, _handler in ROUTES:  # every segment is a literal or one `[^/]+` id
-    _BY_SHAPE.setdefault(_shape(_pattern.replace("[^/]", "")), []).append(
-        (_method, re.compile(_pattern + r"/?"), _handler)
-    )
 ID_PREFIXES = {
     "assistant_id": "asst",
     "thread_id": "thread",
@@ -50,31 +45,41 @@ ID_PREFIXES = {
     "batch_id": "vsfb_",
 }  # other ids (files, vector stores) are not prefix-checked: an unknown one is a 404
 
+# by shape: each route's method, pattern, handler and the id prefixes its parameters must have
+_BY_SHAPE: dict[
+    tuple[str, int], list[tuple[str, re.Pattern[str], Handler, tuple[tuple[str, str], ...]]]
+] = {}
+for _method, _pattern, _handler in ROUTES:  # every segment is a literal or one `[^/]+` id
+    _compiled = re.compile(_pattern + r"/?")
+    _checks = tuple(
+        (name, ID_PREFIXES[name]) for name in _compiled.groupindex if name in ID_PREFIXES
+    )
+    _BY_SHAPE.setdefault(_shape(_pattern.replace("[^/]", "")), []).append(
+        (_method, _compiled, _handler, _checks)
+    )
+
 
 def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
     """The handler for a method and path with its checked ids, or the 404/405/400 the API
     answers."""
     allowed = False
-    for route_method, pattern, handler in _BY_SHAPE.get(_shape(path), ()):
+    for route_method, pattern, handler, checks in _BY_SHAPE.get(_shape(path), ()):
         match = pattern.fullmatch(path)
         if match is None:
             continue
         if route_method == method:
-            # Segments are matched as sent, then decoded: `thread_1%2Fmessages` is one id.
-            params = {name: unquote(value) for name, value in match.groupdict().items()}
-            _check_ids(params)
+            params = match.groupdict()
+            if "%" in path:  # segments are matched as sent, then decoded: `a%2Fb` is one id
+                params = {name: unquote(value) for name, value in params.items()}
+            for name, prefix in checks:
+                if not params[name].startswith(prefix):
+                    raise InvalidRequestError(
+                        f"Invalid '{name}': '{params[name]}'. Expected an ID that begins with "
+                        f"'{prefix}'.",
+                        param=name,
+                    )
             return handler, params
         allowed = True
     if allowed:
         raise MethodNotAllowedError(f"Invalid method for URL ({method} /v1{path})")
     raise NotFoundError(f"Invalid URL ({method} /v1{path})")
-
-
-def _check_ids(params: dict[str, str]) -> None:
-    for name, value in params.items():
-        prefix = ID_PREFIXES.get(name)
-        if prefix is not None and not value.startswith(prefix):
-            raise InvalidRequestError(
-                f"Invalid '{name}': '{value}'. Expected an ID that begins with '{prefix}'.",
-                param=name,
-            )
