@@ -142,6 +142,7 @@ class Pipeline:
     def __init__(self, backend: Backend, settings: Settings, base_urls: Iterable[str]) -> None:
         self.backend = backend
         self.settings = settings
+        self._lock, self._ids = backend.lock, backend.ids  # the backend keeps both for life
         self.base_urls = tuple(url.rstrip("/") for url in base_urls)
         self._bases = [(base, (base + "/", base + "?")) for base in self.base_urls]
         self.faults = FaultPlan()
@@ -203,7 +204,7 @@ class Pipeline:
         fault = self.faults.take(request.method, request.path)
         status: int | None = None
         try:
-            request_id = self.backend.ids.request_id()
+            request_id = self._ids.request_id()
             try:
                 if fault is not None:
                     fault.strike(request.path)
@@ -212,7 +213,7 @@ class Pipeline:
                 method = "GET" if request.method == "HEAD" else request.method
                 handler, params = routes.resolve(method, request.path)
                 scope = self.backend.scoped(key if self.settings.isolate_keys else None)
-                with self.backend.lock:  # render before another request can change the objects
+                with self._lock:  # render before another request can change the objects
                     result = handler(Call(scope, request, params))
                     response = self._render(result, request_id, started)
             except APIError as error:
@@ -262,7 +263,7 @@ class Pipeline:
     ) -> Response:
         """Every wire error, as the service answers it: the envelope, its status and headers."""
         if request_id is None:
-            request_id = self.backend.ids.request_id()
+            request_id = self._ids.request_id()
         headers = {**self._headers(request_id, started), **error.headers}
         return Response(error.status, headers, pretty_json(error.body()))
 
@@ -290,8 +291,9 @@ class Pipeline:
             request = replace(request, body=request.body[:cap])
         with self._log_lock:
             self._requests.append((request, status, size))
-            while keep is not None and len(self._requests) > keep:
-                self._requests.popleft()
+            if keep is not None:
+                while len(self._requests) > keep:
+                    self._requests.popleft()
 
     @property
     def requests(self) -> list[RecordedRequest]:
