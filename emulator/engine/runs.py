@@ -49,7 +49,7 @@ from .turn import ModelTurn, Turn
 
 log = logging.getLogger("emulator")
 EXPIRABLE = frozenset({"queued", "in_progress", "requires_action"})
-STEP_ENDINGS = frozenset({"cancelled", "failed", "expired"})  # a run's that its open steps share
+STEP_ENDINGS = frozenset({"cancelled", "failed", "expired"})  # a run's open steps end so too
 
 
 def check_tool_choice(choice: object, tools: list[Obj]) -> None:
