@@ -120,6 +120,8 @@ class PromptIndex(Generic[V]):
     def extend(self, ids: Sequence[str], items: Sequence[Any]) -> None:
         """Add the newest messages (not read yet: only their roles)."""
         start, n = len(self._ids), len(ids)
+        if not n:
+            return
         roles = list(map(self._reader.role, items))
         self._ids.extend(ids)
         self._items.extend(items)

@@ -310,7 +310,10 @@ class RunEngine:
         return False
 
     def _held(self, run: Obj) -> bool:
-        hold = self.settings.holds.get(run["id"], self.settings.holds.get(None))
+        holds = self.settings.holds
+        if not holds:
+            return False
+        hold = holds.get(run["id"], holds.get(None))
         return hold is not None and hold == run["status"]
 
     def _advance(self, run: Obj, events: Events, *, until_resting: bool) -> None:
