@@ -81,8 +81,9 @@ def httpx2_response(response: Response) -> httpx2.Response:
 def _read(response_class: Any, byte_stream: Any, response: Response) -> Any:
     """A whole body as `Response(content=...)` leaves it: `Content-Length` set, the body read
     (`_content`), the stream consumed and closed. `content=` gets there by reading the body
-    through the library's decoders, a tenth of what the SDK spends on a request, for a body
-    that is not encoded. tests/test_interception.py checks the two agree for both libraries."""
+    through the library's decoders (about 13 µs a request, more than the pipeline spends on a
+    simple one) for a body that is not encoded. tests/test_interception.py checks the two
+    agree for both libraries."""
     body = response.body
     headers = response.headers
     headers["content-length"] = str(len(body))
