@@ -32,26 +32,36 @@ def loads(raw: str | bytes, *, max_depth: int) -> Any:
     and what the standard parser reads but it does not: other encodings, a BOM, lone
     surrogates) and integers of 19 digits or more (it reads those as floats) take the
     standard parser, which words the errors."""
-    if isinstance(raw, bytes) and _LONG_INTEGER.search(raw) is None:
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            if _brackets(raw) > max_depth and not _shallow(data, max_depth):
-                raise TooDeep(f"nested more than {max_depth} levels")
-            return data
+    data = _orjson(raw)
+    if data is _REFUSED:
+        data = _standard(raw, max_depth)
+    if _brackets(raw) > max_depth and not _shallow(data, max_depth):
+        raise TooDeep(f"nested more than {max_depth} levels")
+    return data
+
+
+_REFUSED = object()
+
+
+def _orjson(raw: str | bytes) -> Any:
+    """orjson's reading of a UTF-8 body, or `_REFUSED`: what the standard parser must read."""
+    if not isinstance(raw, bytes) or _LONG_INTEGER.search(raw) is not None:
+        return _REFUSED
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _REFUSED
+
+
+def _standard(raw: str | bytes, max_depth: int) -> Any:
     try:
         if not isinstance(raw, str):  # as `json.loads` reads bytes: UTF-8, -16 or -32
             raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
-        data = _DECODER.decode(raw)
+        return _DECODER.decode(raw)
     except RecursionError:
         raise TooDeep(f"nested more than {max_depth} levels") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise NotJSON(str(error)) from None
-    if _brackets(raw) > max_depth and not _shallow(data, max_depth):
-        raise TooDeep(f"nested more than {max_depth} levels")
-    return data
 
 
 def _refuse_constant(name: str) -> Any:
