@@ -125,11 +125,19 @@ def attach_files(resource: Resource, thread: Obj, attachments: Iterable[Obj]) ->
         entry["file_ids"] = list(dict.fromkeys([*entry["file_ids"], *code]))
 
 
+def _nothing() -> None:
+    pass
+
+
 def attach_files_undoably(
     resource: Resource, thread: Obj, attachments: Iterable[Obj]
 ) -> Callable[[], None]:
     """`attach_files`, returning what puts the thread and the stores back as they were (for a
-    run whose `additional_messages` carried attachments and which is then refused)."""
+    run whose `additional_messages` carried attachments and which is then refused). Without
+    attachments there is nothing to attach, so nothing is saved."""
+    attachments = list(attachments)
+    if not attachments:
+        return _nothing
     library = resource.library
     saved = clone(thread["tool_resources"])
     stores_before = set(library.vector_stores.stores)

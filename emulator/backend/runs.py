@@ -28,10 +28,9 @@ class Runs(Resource):
         assistant = self.assistant(data["assistant_id"])
         additional = data.get("additional_messages") or []
         check_attachments(self, thread, additional)
-        attachments = [a for m in additional for a in m.get("attachments") or []]
-        if not attachments:
-            return self.engine.create(thread_id, assistant, data, events)
-        undo = attach_files_undoably(self, thread, attachments)
+        undo = attach_files_undoably(
+            self, thread, [a for m in additional for a in m.get("attachments") or []]
+        )
         try:
             return self.engine.create(thread_id, assistant, data, events)
         except Exception:
