@@ -62,32 +62,29 @@ class _Httpx2Frames(Frames, httpx2.SyncByteStream, httpx2.AsyncByteStream):
 
 def httpx_response(response: Response) -> httpx.Response:
     """The answer as an `httpx.Response`."""
-    if response.events is not None:
-        stream = _HttpxFrames(response.events)
-        return httpx.Response(response.status, headers=response.headers, stream=stream)
-    whole: httpx.Response = _read(httpx.Response, httpx.ByteStream, response)
-    return whole
+    answer: httpx.Response = _library_response(httpx, _HttpxFrames, response)
+    return answer
 
 
 def httpx2_response(response: Response) -> httpx2.Response:
     """The answer as an `httpx2.Response`."""
+    answer: httpx2.Response = _library_response(httpx2, _Httpx2Frames, response)
+    return answer
+
+
+def _library_response(library: Any, frames: type[Frames], response: Response) -> Any:
+    """The answer as `library.Response`: an SSE body read lazily through `frames`; a whole body
+    as `Response(content=...)` leaves it: `Content-Length` set, the body read (`_content`), the
+    stream consumed and closed. `content=` gets there by reading the body through the library's
+    decoders (about 13 µs a request, more than the pipeline spends on a simple one) for a body
+    that is not encoded. tests/test_interception.py checks the two agree for both libraries."""
     if response.events is not None:
-        stream = _Httpx2Frames(response.events)
-        return httpx2.Response(response.status, headers=response.headers, stream=stream)
-    whole: httpx2.Response = _read(httpx2.Response, httpx2.ByteStream, response)
-    return whole
-
-
-def _read(response_class: Any, byte_stream: Any, response: Response) -> Any:
-    """A whole body as `Response(content=...)` leaves it: `Content-Length` set, the body read
-    (`_content`), the stream consumed and closed. `content=` gets there by reading the body
-    through the library's decoders (about 13 µs a request, more than the pipeline spends on a
-    simple one) for a body that is not encoded. tests/test_interception.py checks the two
-    agree for both libraries."""
+        stream = frames(response.events)
+        return library.Response(response.status, headers=response.headers, stream=stream)
     body = response.body
     headers = response.headers
     headers["content-length"] = str(len(body))
-    answer = response_class(response.status, headers=headers, stream=byte_stream(body))
+    answer = library.Response(response.status, headers=headers, stream=library.ByteStream(body))
     answer._content = body
     answer.is_stream_consumed = answer.is_closed = True
     answer.elapsed = timedelta(seconds=response.elapsed)  # as a network response has it
