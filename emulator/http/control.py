@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Annotated, Any, Literal, Protocol
 
@@ -100,7 +100,7 @@ class Call:
     """One control request: the emulator it acts on and what was sent."""
 
     emulator: ControlledEmulator
-    query: list[tuple[str, str]]
+    query: Sequence[tuple[str, str]]
     body: bytes
 
     def json(self) -> Any:

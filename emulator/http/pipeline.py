@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -184,7 +184,9 @@ class Pipeline:
         else:  # the common case, without urlsplit's general parsing
             path, _, raw_query = url[len(base) :].partition("#")[0].partition("?")
         path = path or "/"
-        query = parse_qsl(raw_query, keep_blank_values=True) if raw_query else []
+        query: Sequence[tuple[str, str]] = (
+            parse_qsl(raw_query, keep_blank_values=True) if raw_query else ()
+        )
         if lowered and isinstance(headers, Mapping):
             names = headers
         else:

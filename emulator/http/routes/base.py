@@ -5,7 +5,7 @@ real service's messages and limits, and the `Stream` answer of `stream: true` re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ class Request:
 
     method: str
     path: str
-    query: list[tuple[str, str]] = field(default_factory=list)
+    query: Sequence[tuple[str, str]] = ()
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
     url: str = ""  # as the client sent it (the path when unknown)
@@ -133,7 +133,7 @@ def _decode_json(raw: bytes) -> Any:
         ) from None
 
 
-def parse_list_query(query: list[tuple[str, str]]) -> ListQuery:
+def parse_list_query(query: Sequence[tuple[str, str]]) -> ListQuery:
     """`limit`, `order`, `after`, `before` with the real defaults and limits."""
     values = dict(query)
     limit = 20
