@@ -28,7 +28,13 @@ from emulator.engine.truncation import (
     select,
     truncate,
 )
-from emulator.engine.turn import context_view
+from emulator.engine.turn import (
+    SHORT_THREAD,
+    THREAD_READER,
+    _context_messages,
+    context_view,
+    whole_prompt,
+)
 
 FIXED = 5
 O200K = counter_for_encoding("o200k_base")
@@ -118,6 +124,51 @@ def assert_pieces(
         if lo < whole and by_position[lo].fate == "kept":
             kept = [by_position[p] for p in range(lo, whole)]
             assert index.views(lo, whole) == [PromptMessage(a.id, a.role, a.text) for a in kept]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    thread=st.lists(
+        st.tuples(st.sampled_from(["user", "assistant"]), st.integers(0, 30)),
+        max_size=SHORT_THREAD,
+    ),
+    budget=st.integers(0, 400),
+    last=st.one_of(st.none(), st.integers(1, SHORT_THREAD + 2)),
+    sizes=st.lists(st.integers(0, 30), max_size=3),
+)
+def test_a_short_thread_read_whole_is_what_select_gives(
+    thread: list[tuple[str, int]], budget: int, last: int | None, sizes: list[int]
+) -> None:
+    """A short thread's turn skips the index when all of it fits: its report and the messages
+    the responder sees are exactly the index's; when anything has to go, it leaves the prompt
+    to `select`."""
+    counter = Words()
+    stored = [
+        {
+            "id": f"msg_{i}",
+            "role": role,
+            "content": [{"type": "text", "text": {"value": words("w", size)}}],
+        }
+        for i, (role, size) in enumerate(thread)
+    ]
+    extra = [
+        PromptMessage(f"call_{i}", "tool", words("x", size), atomic=True)
+        for i, size in enumerate(sizes)
+    ]
+    strategy = TruncationStrategy() if last is None else TruncationStrategy("last_messages", last)
+    index = PromptIndex(counter, THREAD_READER)
+    index.extend([m["id"] for m in stored], stored)
+    options = {"counter": counter, "budget": budget, "fixed_tokens": FIXED}
+    selection = select(index, extra=extra, strategy=strategy, **options)
+
+    whole = whole_prompt(stored, counter, budget, FIXED, strategy, extra)
+
+    report = selection.report
+    everything = report.fits and not report.dropped_ids and not report.shortened
+    assert (whole is not None) == everything
+    if whole is not None:
+        assert whole[0] == report
+        assert whole[1] == _context_messages(index, selection)
 
 
 @pytest.mark.parametrize("first_budget", [0, 60, 10_000])

@@ -41,9 +41,10 @@ from .live import LiveHead, announce, closing, continued
 from .models import ModelInfo
 from .outcomes import Ending, Outcome, ResponderError, RunState, add_usage, failed
 from .prompt_index import PromptIndex, Reader
+from .prompt_sources import kept_account
 from .responders import ContextMessage, Responder, RunContext, as_reply
 from .stream import Events
-from .tokens import TokenCounter, fixed_prompt_tokens
+from .tokens import TokenCounter, fixed_prompt_tokens, message_tokens
 from .truncation import (
     MessageAccount,
     PromptMessage,
@@ -56,6 +57,10 @@ from .truncation import (
 log = logging.getLogger("emulator")
 IMAGE_TEXT = "[image]"
 AUTO = TruncationStrategy()
+SHORT_THREAD = 16
+"""A thread of at most this many messages, without a prompt index yet, is read afresh on each
+turn: when it fits whole (nearly always), its prompt is one loop over it, a fraction of what
+building an index costs; else an index is built then."""
 
 
 @dataclass
@@ -74,7 +79,8 @@ class Turn:
     counter: TokenCounter
     responder: Responder
     index_key: tuple[str, int]
-    index: PromptIndex[ContextMessage]  # checked out: no other turn reads it meanwhile
+    # checked out: no other turn reads it meanwhile; None for a short thread (SHORT_THREAD)
+    index: PromptIndex[ContextMessage] | None
     generation: int  # ModelTurn.generation when it was checked out
     known: int  # how many of the index's messages the thread still has
     new_ids: list[str]  # the thread's messages after those, with their stored objects
@@ -210,11 +216,13 @@ class ModelTurn:
             self.knowledge.finish_ingestion(thread_store_ids(thread))  # a run waits for these
         key = (run["thread_id"], id(counter))
         index = self.prompt_indexes.pop(key, None)
-        if index is None or index.counter is not counter:
-            index = PromptIndex(counter, THREAD_READER)
+        if index is not None and index.counter is not counter:
+            index = None
         messages = self.store.messages[run["thread_id"]]
         ids = messages.ids()
-        known = index.matching(ids)
+        if index is None and len(ids) > SHORT_THREAD:
+            index = PromptIndex(counter, THREAD_READER)
+        known = 0 if index is None else index.matching(ids)
         new_ids = ids[known:]
         view, assistant_copy, thread_copy = clone((run, assistant, thread or {}))  # one pass
         return Turn(
@@ -248,12 +256,9 @@ class ModelTurn:
         yields so the stream can send it; when the run changed meanwhile (a cancel, say) it
         closes the responder's stream and stops. Other turns never yield.
         """
-        run, seen, index = turn.view, turn.seen, turn.index
+        run, seen = turn.view, turn.seen
         try:
-            index.cut(turn.known)
-            index.extend(turn.new_ids, turn.new_messages)
-            selection = self.selection_for(run, seen, turn.info, index)
-            report = selection.report
+            report, shown = self._prompt(turn)
         except Exception as error:  # a plugged-in counter is user code too
             turn.error = error
             turn.outcome = self._counting_failed(run["id"], error, record=False)
@@ -277,7 +282,7 @@ class ModelTurn:
             assistant=turn.assistant,
             thread=turn.thread,
             run=run,
-            messages=_context_messages(index, selection),
+            messages=shown,
             tool_outputs=tuple(seen.tool_results),
             new_tool_outputs=tuple(seen.tool_results[len(seen.tool_results) - seen.new_results :]),
             truncation=report,
@@ -320,8 +325,13 @@ class ModelTurn:
     def check_in(self, turn: Turn) -> None:
         """Put the turn's prompt index back in the cache (unless its thread is gone, or the
         state was cleared meanwhile)."""
-        if turn.generation == self.generation and turn.index_key[0] in self.store.threads:
-            self.prompt_indexes.setdefault(turn.index_key, turn.index)
+        index = turn.index
+        if (
+            index is not None
+            and turn.generation == self.generation
+            and turn.index_key[0] in self.store.threads
+        ):
+            self.prompt_indexes.setdefault(turn.index_key, index)
 
     def commit(self, turn: Turn, events: Events) -> Outcome:
         """Write a computed turn, under the store lock: its reply, usage and report."""
@@ -373,13 +383,39 @@ class ModelTurn:
 
     # --- the prompt ----------------------------------------------------------------------
 
-    def selection_for(
-        self, run: Obj, state: RunState, info: ModelInfo, index: PromptIndex[ContextMessage]
-    ) -> Selection:
-        """Which messages the model sees on this turn, within the run's token budget.
+    def _prompt(self, turn: Turn) -> tuple[TruncationReport, tuple[ContextMessage, ...]]:
+        """The turn's truncation, and the messages it shows the responder."""
+        budget, fixed, strategy, exchanges = self._prompt_terms(
+            turn.view, turn.seen, turn.info, turn.counter
+        )
+        if turn.index is None:
+            whole = whole_prompt(
+                turn.new_messages, turn.counter, budget, fixed, strategy, exchanges
+            )
+            if whole is not None:
+                return whole
+            turn.index = PromptIndex(turn.counter, THREAD_READER)
+        index = turn.index
+        index.cut(turn.known)
+        index.extend(turn.new_ids, turn.new_messages)
+        selection = select(
+            index,
+            counter=index.counter,
+            budget=budget,
+            fixed_tokens=fixed,
+            strategy=strategy,
+            extra=exchanges,
+        )
+        return selection.report, _context_messages(index, selection)
+
+    def _prompt_terms(
+        self, run: Obj, state: RunState, info: ModelInfo, counter: TokenCounter
+    ) -> tuple[int, int, TruncationStrategy, list[PromptMessage]]:
+        """What a turn's prompt is fitted with: the budget, the tokens no truncation touches
+        (instructions, tools), the strategy, and the run's tool exchanges (after the thread).
 
         The budget is the model's (ModelInfo.prompt_budget) and, with ``max_prompt_tokens``,
-        what the run's earlier turns left of it. The run's tool exchanges follow the thread.
+        what the run's earlier turns left of it.
         """
         budget = info.prompt_budget(run["max_completion_tokens"])
         if run["max_prompt_tokens"] is not None:
@@ -392,14 +428,46 @@ class ModelTurn:
         chosen = run["truncation_strategy"]
         last = chosen.get("last_messages") if chosen["type"] == "last_messages" else None
         strategy = AUTO if last is None else TruncationStrategy("last_messages", last)
-        return select(
-            index,
-            counter=index.counter,
-            budget=budget,
-            fixed_tokens=fixed_prompt_tokens(index.counter, run["instructions"], run["tools"]),
-            strategy=strategy,
-            extra=exchanges,
-        )
+        fixed = fixed_prompt_tokens(counter, run["instructions"], run["tools"])
+        return budget, fixed, strategy, exchanges
+
+
+def whole_prompt(
+    messages: list[Obj],
+    counter: TokenCounter,
+    budget: int,
+    fixed: int,
+    strategy: TruncationStrategy,
+    exchanges: list[PromptMessage],
+) -> tuple[TruncationReport, tuple[ContextMessage, ...]] | None:
+    """A short thread's prompt when all of it fits (what `select` gives then, read in one loop
+    over the stored messages), with the responder's views; None when something has to go.
+    tests/test_truncation_index.py checks it against `select`."""
+    if strategy.last_messages is not None and strategy.last_messages < len(messages):
+        return None
+    room = budget - fixed
+    if room < 0:
+        return None
+    accounts: list[MessageAccount] = []
+    views: list[ContextMessage] = []
+    parts = [(m["id"], m["role"], message_text(m)) for m in messages]
+    parts += [(e.id, e.role, e.text) for e in exchanges]
+    for position, (item_id, role, text) in enumerate(parts):
+        cost = message_tokens(counter, role, text)
+        room -= cost
+        if room < 0:
+            return None
+        accounts.append(kept_account(item_id, role, text, cost, position))
+        views.append(context_view(item_id, role, text))
+    report = TruncationReport(
+        visible=tuple(accounts),
+        dropped_ids=(),
+        fixed_tokens=fixed,
+        prompt_tokens=budget - room,
+        budget=budget,
+        fits=True,
+    )
+    return report, tuple(views)
 
 
 def _context_messages(
