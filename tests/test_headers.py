@@ -17,6 +17,9 @@ CASES = {
     "repeated": [("X-Tag", "a"), ("x-tag", "b"), ("Accept", "*/*")],
     "utf-8": [("X-Name", "Zürich".encode().decode("latin-1")), ("Authorization", "Bearer k")],
     "latin-1": [("X-Bytes", "\xff\xfe"), ("X-Other", "plain")],
+    "nul": [("X-Nul", "a\x00b"), ("Authorization", "Bearer k")],  # kept otherwise
+    "nul-name": [("X\x00authorization", "v"), ("Accept", "*/*")],  # no false match
+    "none": [],
 }
 
 

@@ -24,7 +24,9 @@ MAX_CODE_INTERPRETER_FILES = 20
 def check_tool_resources(resource: Resource, data: Obj) -> None:
     """Every store and file `tool_resources` names exists (the shortcut's files are
     retrievable, its chunking strategy valid), else the 404/400."""
-    resources = data.get("tool_resources") or {}
+    resources = data.get("tool_resources")
+    if not resources:
+        return
     code = resources.get("code_interpreter") or {}
     resource.check_files(list(code.get("file_ids") or []))
     file_search = resources.get("file_search") or {}
@@ -49,7 +51,10 @@ def check_tool_resources(resource: Resource, data: Obj) -> None:
 
 def make_vector_stores(resource: Resource, data: Obj, *, expires_after: Obj | None) -> None:
     """Turn a checked `file_search.vector_stores` shortcut into a new store's id."""
-    file_search = (data.get("tool_resources") or {}).get("file_search") or {}
+    resources = data.get("tool_resources")
+    if not resources:
+        return
+    file_search = resources.get("file_search") or {}
     helpers = file_search.pop("vector_stores", None) or []
     ids: list[str] = []
     for helper in helpers:

@@ -176,7 +176,7 @@ CITATION_MARKER = "\u3010{m}:{n}\u2020{name}\u3011"  # 【4:0†name】; m is op
 
 
 def _arguments(arguments: Mapping[str, Any] | str | None) -> str:
-    if arguments is None:
+    if arguments is None or (not arguments and not isinstance(arguments, str)):
         return "{}"
     if isinstance(arguments, str):
         return arguments

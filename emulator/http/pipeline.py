@@ -289,6 +289,9 @@ class Pipeline:
         """
         keep, cap = self.settings.request_log, self.settings.request_log_body
         size = len(request.body)
+        if keep is None and cap is None:  # an append is atomic: no lock to take
+            self._requests.append((request, status, size))
+            return
         if cap is not None and size > cap:
             request = replace(request, body=request.body[:cap])
         with self._log_lock:

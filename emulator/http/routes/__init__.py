@@ -45,41 +45,44 @@ ID_PREFIXES = {
     "batch_id": "vsfb_",
 }  # other ids (files, vector stores) are not prefix-checked: an unknown one is a 404
 
-# by shape: each route's method, pattern, handler and the id prefixes its parameters must have
-_BY_SHAPE: dict[
-    tuple[str, int], list[tuple[str, re.Pattern[str], Handler, tuple[tuple[str, str], ...]]]
-] = {}
+# by method and shape: each route's pattern, handler and the id prefixes its parameters must have
+_Candidate = tuple[re.Pattern[str], Handler, tuple[tuple[str, str], ...]]
+_BY_SHAPE: dict[tuple[str, tuple[str, int]], list[_Candidate]] = {}
 for _method, _pattern, _handler in ROUTES:  # every segment is a literal or one `[^/]+` id
     _compiled = re.compile(_pattern + r"/?")
     _checks = tuple(
         (name, ID_PREFIXES[name]) for name in _compiled.groupindex if name in ID_PREFIXES
     )
-    _BY_SHAPE.setdefault(_shape(_pattern.replace("[^/]", "")), []).append(
-        (_method, _compiled, _handler, _checks)
+    _BY_SHAPE.setdefault((_method, _shape(_pattern.replace("[^/]", ""))), []).append(
+        (_compiled, _handler, _checks)
     )
 
 
 def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
     """The handler for a method and path with its checked ids, or the 404/405/400 the API
     answers."""
-    allowed = False
-    for route_method, pattern, handler, checks in _BY_SHAPE.get(_shape(path), ()):
+    shape = _shape(path)
+    for pattern, handler, checks in _BY_SHAPE.get((method, shape), ()):
         match = pattern.fullmatch(path)
         if match is None:
             continue
-        if route_method == method:
-            params = match.groupdict()
-            if "%" in path:  # segments are matched as sent, then decoded: `a%2Fb` is one id
-                params = {name: unquote(value) for name, value in params.items()}
-            for name, prefix in checks:
-                if not params[name].startswith(prefix):
-                    raise InvalidRequestError(
-                        f"Invalid '{name}': '{params[name]}'. Expected an ID that begins with "
-                        f"'{prefix}'.",
-                        param=name,
-                    )
-            return handler, params
-        allowed = True
+        params = match.groupdict()
+        if "%" in path:  # segments are matched as sent, then decoded: `a%2Fb` is one id
+            params = {name: unquote(value) for name, value in params.items()}
+        for name, prefix in checks:
+            if not params[name].startswith(prefix):
+                raise InvalidRequestError(
+                    f"Invalid '{name}': '{params[name]}'. Expected an ID that begins with "
+                    f"'{prefix}'.",
+                    param=name,
+                )
+        return handler, params
+    allowed = any(  # another method's route matches: 405
+        pattern.fullmatch(path)
+        for (other, other_shape), candidates in _BY_SHAPE.items()
+        if other_shape == shape and other != method
+        for pattern, _, _ in candidates
+    )
     if allowed:
         raise MethodNotAllowedError(f"Invalid method for URL ({method} /v1{path})")
     raise NotFoundError(f"Invalid URL ({method} /v1{path})")
