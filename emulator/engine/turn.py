@@ -57,6 +57,7 @@ from .truncation import (
 log = logging.getLogger("emulator")
 IMAGE_TEXT = "[image]"
 AUTO = TruncationStrategy()
+BUILTIN_REPLIES = (reply.FileSearch, reply.CodeInterpreter)
 SHORT_THREAD = 16
 """A thread of at most this many messages, without a prompt index yet, is read afresh on each
 turn: when it fits whole (nearly always), its prompt is one loop over it, a fraction of what
@@ -289,8 +290,8 @@ class ModelTurn:
             turn=seen.turn,
             vector_store_ids=tuple(turn.stores),
             has_files=turn.has_files,
-            file_searches=tuple(file_search_call(s) for s in seen.searches),
-            code_interpreter_calls=tuple(code_call(c) for c in seen.code_calls),
+            file_searches=tuple(map(file_search_call, seen.searches)),
+            code_interpreter_calls=tuple(map(code_call, seen.code_calls)),
         )
         turn.asked = True
         try:
@@ -310,7 +311,7 @@ class ModelTurn:
                 answer = as_reply(turn.responder(context))
             if isinstance(answer, reply.ToolCalls):
                 check_calls(run, answer)
-            elif isinstance(answer, reply.FileSearch | reply.CodeInterpreter):
+            elif isinstance(answer, BUILTIN_REPLIES):
                 check_builtin(run, seen, answer)
             elif isinstance(answer, reply.Text):
                 answer = resolve_files(answer, seen)
