@@ -8,8 +8,7 @@ is the exception: its slow parts (token counting, the responder, an upstream mod
 from __future__ import annotations
 
 import _thread
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 __all__ = ["StoreLock"]
@@ -27,15 +26,30 @@ class StoreLock(_thread.RLock):  # type: ignore[misc]  # final in typeshed, subc
         owned: bool = self._is_owned()  # type: ignore[attr-defined]
         return owned
 
-    @contextmanager
-    def released(self) -> Iterator[None]:
+    def released(self) -> _Released:
         """Let go of the lock, however deeply this thread holds it, for the block; it is held
         again (as deeply) after it. Without the lock, the block runs as it is."""
-        if not self.held():
-            yield
-            return
-        saved: Any = self._release_save()  # type: ignore[attr-defined]
-        try:
-            yield
-        finally:
-            self._acquire_restore(saved)  # type: ignore[attr-defined]
+        return _Released(self)
+
+
+class _Released:
+    """`StoreLock.released()`: a class rather than a generator, as every model turn takes one."""
+
+    __slots__ = ("_lock", "_saved")
+
+    def __init__(self, lock: StoreLock) -> None:
+        self._lock = lock
+        self._saved: Any = None
+
+    def __enter__(self) -> None:
+        if self._lock.held():
+            self._saved = self._lock._release_save()  # type: ignore[attr-defined]
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._saved is not None:
+            self._lock._acquire_restore(self._saved)  # type: ignore[attr-defined]
