@@ -245,6 +245,8 @@ class Pipeline:
             self._record(request, status)
 
     def _render(self, result: Answer, request_id: str, started: float) -> Response:
+        if type(result) is dict:  # most answers: one object
+            return Response(200, self._headers(request_id, started), pretty_json(result))
         if isinstance(result, Stream):
             headers = {
                 "content-type": "text/event-stream; charset=utf-8",
