@@ -33,9 +33,9 @@ if __package__ in (None, ""):  # run as `python benchmarks/bench_truncation.py`
 import openai
 
 from emulator import Emulator
+from emulator.engine.thread_prompt import prompt_message
 from emulator.engine.tokens import counter_for_encoding, fixed_prompt_tokens, load_encoding
 from emulator.engine.truncation import truncate
-from emulator.engine.turn import prompt_message
 from emulator.wire.requests import CreateThread
 
 SIZES = (100, 1_000, 10_000)

@@ -19,6 +19,12 @@ from hypothesis import strategies as st
 from emulator import ContextMessage, Emulator, RunContext, reply
 from emulator.engine.prompt_index import _BLOCK as BLOCK
 from emulator.engine.prompt_sources import kept_account, kept_accounts
+from emulator.engine.thread_prompt import (
+    THREAD_READER,
+    context_messages,
+    context_view,
+    whole_prompt,
+)
 from emulator.engine.tokens import counter_for_encoding
 from emulator.engine.truncation import (
     MessageAccount,
@@ -28,13 +34,7 @@ from emulator.engine.truncation import (
     select,
     truncate,
 )
-from emulator.engine.turn import (
-    SHORT_THREAD,
-    THREAD_READER,
-    _context_messages,
-    context_view,
-    whole_prompt,
-)
+from emulator.engine.turn import SHORT_THREAD
 
 FIXED = 5
 O200K = counter_for_encoding("o200k_base")
@@ -168,7 +168,7 @@ def test_a_short_thread_read_whole_is_what_select_gives(
     assert (whole is not None) == everything
     if whole is not None:
         assert whole[0] == report
-        assert whole[1] == _context_messages(index, selection)
+        assert whole[1] == context_messages(index, selection)
 
 
 @pytest.mark.parametrize("first_budget", [0, 60, 10_000])
