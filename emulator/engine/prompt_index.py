@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from operator import add, attrgetter, eq, sub
 from typing import Any, Generic, TypeVar, cast, overload
 
-from .prompt_sources import MessageAccount, PromptMessage, kept_account, kept_accounts
+from .prompt_sources import MessageAccount, PromptMessage, kept_accounts
 from .tokens import MESSAGE_OVERHEAD, TokenCounter, count_all, message_overhead
 
 __all__ = ["PLAIN_READER", "PromptIndex", "Reader"]
@@ -151,7 +151,7 @@ class PromptIndex(Generic[V]):
 
     def cost(self, i: int) -> int:
         cost = self._costs[i]
-        return cost if cost >= 0 else self._count(i)
+        return cost if cost >= 0 else self._count_block(i, i + 1)[0]
 
     def kept(self, lo: int, hi: int) -> Sequence[MessageAccount]:
         self._count_range(lo, hi)
@@ -265,15 +265,3 @@ class PromptIndex(Generic[V]):
         self._kept[lo:hi] = kept_accounts(ids, roles, texts, block, lo)
         self._costs[lo:hi] = block
         return block
-
-    def _count(self, i: int) -> int:
-        """Read and count message ``i``; its kept account and view are built with it."""
-        role, text = self._roles[i], self._reader.text(self._items[i])
-        overhead = self._overheads.get(role)
-        if overhead is None:
-            overhead = self._overheads[role] = message_overhead(self.counter, role)
-        cost = overhead + self.counter.count(text)
-        self._views[i] = self._reader.view(self._ids[i], role, text)
-        self._kept[i] = kept_account(self._ids[i], role, text, cost, i)
-        self._costs[i] = cost
-        return cost
