@@ -317,8 +317,7 @@ class RunEngine:
         return hold is not None and hold == run["status"]
 
     def _advance(self, run: Obj, events: Events, *, until_resting: bool) -> None:
-        settings = self.settings  # no holds set (the usual case): no run is held
-        while run["status"] not in RESTING and not (settings.holds and self._held(run)):
+        while run["status"] not in RESTING and not self._held(run):
             if not self._transition(run, events) or not until_resting:
                 return
 
