@@ -23,14 +23,15 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("made_from", ["raw pairs", "library headers"])
 @pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
 @pytest.mark.parametrize("pairs", CASES.values(), ids=CASES.keys())
 def test_raw_headers_read_as_the_library_decodes_them(
-    library: Any, pairs: list[tuple[str, str]]
+    library: Any, pairs: list[tuple[str, str]], made_from: str
 ) -> None:
     received = library.Headers([(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs])
     expected = dict(received.items())
-    headers = RawHeaders(received.raw)
+    headers = RawHeaders(received.raw) if made_from == "raw pairs" else RawHeaders.of(received)
 
     for name in [*expected, "missing"]:
         assert headers.get(name) == expected.get(name)
@@ -50,3 +51,12 @@ def test_the_request_log_keeps_every_header_the_sdk_sent() -> None:
     assert logged.headers["authorization"] == "Bearer sk-1"
     assert logged.headers["x-trace"] == "a, b"
     assert logged.headers["host"] == "api.openai.com"
+
+
+def test_headers_without_the_library_s_own_list_are_read_from_their_raw_pairs() -> None:
+    class Plain:  # an HTTP library without httpx's internal (raw, lower, value) list
+        raw = ((b"Authorization", b"Bearer sk-1"), (b"X-Tag", b"a"), (b"x-tag", b"b"))
+
+    headers = RawHeaders.of(Plain())
+    assert headers.get("authorization") == "Bearer sk-1"
+    assert dict(headers) == {"authorization": "Bearer sk-1", "x-tag": "a, b"}

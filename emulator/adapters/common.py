@@ -20,7 +20,7 @@ def answer(handler: RequestHandler, request: Any, url: str, body: bytes, library
     """Hand the request for `url` to the emulator; injected network faults raise the library's
     errors."""
     try:
-        headers = RawHeaders(request.headers.raw)  # decoded only as far as they are read
+        headers = RawHeaders.of(request.headers)  # decoded only as far as they are read
         return handler.handle(handler.request(request.method, url, headers, body, lowered=True))
     except ConnectionDropped:
         raise library.RemoteProtocolError(

@@ -5,15 +5,18 @@ upload's `content-type`); decoding them all into a dict, as `Headers.items()` do
 of what the emulator spent on a simple request. `RawHeaders` keeps the raw bytes and decodes a
 name when asked for it, or all of them when the request log is read.
 
-The bytes are kept as one flat tuple (name, value, name, value, ...) rather than a tuple per
-pair: the request log keeps every request's headers, and fifteen small containers a request
-kept alive made the garbage collector run about twice as often in a workflow.
+The bytes are kept as one flat tuple (name, lower-case name, value, name, ...) rather than a
+tuple per header: the request log keeps every request's headers, and fifteen small containers a
+request kept alive made the garbage collector run about twice as often in a workflow. A lookup
+is then a search of the tuple's lower-case names, in C (`RawHeaders.of` takes those names from
+the HTTP library, which already keeps them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
+from typing import Any
 
 
 class RawHeaders(Mapping[str, str]):
@@ -21,23 +24,38 @@ class RawHeaders(Mapping[str, str]):
     decodes them (ASCII, else UTF-8, else Latin-1, the same for all) and repeated names joined
     with ", " (as `Headers.items()` joins them)."""
 
-    __slots__ = ("_decoded", "_raw")
+    __slots__ = ("_decoded", "_flat")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
-        self._raw: tuple[bytes, ...] = tuple(chain.from_iterable(raw))
+        self._flat: tuple[bytes, ...] = tuple(
+            chain.from_iterable((key, key.lower(), value) for key, value in raw)
+        )
         self._decoded: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, headers: Any) -> RawHeaders:
+        """The headers of an httpx or httpx2 request, with the lower-case names the library
+        keeps (its `(raw, lower, value)` list), else from its `raw` pairs."""
+        triples = getattr(headers, "_list", None)
+        if not isinstance(triples, list):
+            return cls(headers.raw)
+        made = cls.__new__(cls)
+        made._flat = tuple(chain.from_iterable(triples))
+        made._decoded = None
+        return made
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         if self._decoded is not None:
             return self._decoded.get(name, default)
-        wanted, size = name.encode("latin-1"), len(name)
-        found = [
-            value for key, value in _pairs(self._raw) if len(key) == size and key.lower() == wanted
-        ]
+        names = self._flat[1::3]
+        wanted = name.encode("latin-1")
+        found = names.count(wanted)
         if not found:
             return default
-        if all(value.isascii() for value in found):  # ASCII reads the same in every encoding
-            return ", ".join(value.decode("ascii") for value in found)
+        if found == 1:
+            value = self._flat[3 * names.index(wanted) + 2]
+            if value.isascii():  # ASCII reads the same in every encoding
+                return value.decode("ascii")
         return self._all().get(name, default)
 
     def __getitem__(self, name: str) -> str:
@@ -57,25 +75,20 @@ class RawHeaders(Mapping[str, str]):
 
     def _all(self) -> dict[str, str]:
         if self._decoded is None:
-            encoding = _encoding(self._raw)
+            flat = self._flat
+            encoding = _encoding(flat)
             decoded: dict[str, str] = {}
-            for key, value in _pairs(self._raw):
-                name, text = key.lower().decode(encoding), value.decode(encoding)
+            for key, value in zip(flat[1::3], flat[2::3], strict=True):
+                name, text = key.decode(encoding), value.decode(encoding)
                 decoded[name] = f"{decoded[name]}, {text}" if name in decoded else text
             self._decoded = decoded
         return self._decoded
 
 
-def _pairs(raw: tuple[bytes, ...]) -> Iterator[tuple[bytes, bytes]]:
-    """The (name, value) pairs of a flat tuple."""
-    items = iter(raw)
-    return zip(items, items, strict=True)
-
-
-def _encoding(raw: tuple[bytes, ...]) -> str:
+def _encoding(flat: tuple[bytes, ...]) -> str:
     for encoding in ("ascii", "utf-8"):
         try:
-            for item in raw:
+            for item in flat:
                 item.decode(encoding)
         except UnicodeDecodeError:
             continue
