@@ -3,6 +3,7 @@ reads what `Headers.items()` gives."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ CASES = {
     "latin-1": [("X-Bytes", "\xff\xfe"), ("X-Other", "plain")],
     "nul": [("X-Nul", "a\x00b"), ("Authorization", "Bearer k")],  # kept otherwise
     "nul-name": [("X\x00authorization", "v"), ("Accept", "*/*")],  # no false match
+    "newline": [("X-Multi", "a\nb"), ("Accept", "*/*")],  # logged unjoined
     "none": [],
 }
 
@@ -39,6 +41,7 @@ def test_raw_headers_read_as_the_library_decodes_them(
     assert len(headers) == len(expected) and set(headers) == set(expected)
     with pytest.raises(KeyError):
         headers["missing"]
+    assert dict(RawHeaders.unpack(headers.packed())) == expected  # as the request log keeps them
 
 
 def test_the_request_log_keeps_every_header_the_sdk_sent() -> None:
@@ -60,3 +63,14 @@ def test_headers_without_the_library_s_own_list_are_read_from_their_raw_pairs() 
     headers = RawHeaders.of(Plain())
     assert headers.get("authorization") == "Bearer sk-1"
     assert dict(headers) == {"authorization": "Bearer sk-1", "x-tag": "a, b"}
+
+
+def test_the_request_log_keeps_plain_data_the_garbage_collector_stops_following() -> None:
+    with Emulator() as emu, httpx2.Client() as http:
+        http.get("https://api.openai.com/v1/models?limit=2", headers={"Authorization": "Bearer k"})
+    for _ in range(3):  # a tuple is let go once the tuples in it are (the query's, two deep)
+        gc.collect()
+    (entry,) = emu.pipeline._requests
+    assert not gc.is_tracked(entry)  # nor does it hold the library's own header objects
+    (logged,) = emu.requests
+    assert logged.query == [("limit", "2")] and logged.headers["authorization"] == "Bearer k"

@@ -5,11 +5,10 @@ upload's `content-type`); decoding them all into a dict, as `Headers.items()` do
 of what the emulator spent on a simple request. `RawHeaders` keeps the raw bytes and decodes a
 name when asked for it, or all of them when the request log is read.
 
-The bytes are kept as one flat tuple (name, lower-case name, value, name, ...) rather than a
-tuple per header: the request log keeps every request's headers, and fifteen small containers a
-request kept alive made the garbage collector run about twice as often in a workflow. A lookup
-is then a search of the tuple's lower-case names, in C (`RawHeaders.of` takes those names from
-the HTTP library, which already keeps them).
+The bytes are kept as one flat tuple (name, lower-case name, value, name, ...): a lookup is a
+search of its lower-case names, in C (`RawHeaders.of` takes those names from the HTTP library,
+which already keeps them). The request log keeps `packed()`, one bytes object, not the headers:
+they would keep alive every byte string the library made for them, about 3 KB a request.
 """
 
 from __future__ import annotations
@@ -41,6 +40,25 @@ class RawHeaders(Mapping[str, str]):
             return cls(headers.raw)
         made = cls.__new__(cls)
         made._flat = tuple(chain.from_iterable(triples))
+        made._decoded = None
+        return made
+
+    def packed(self) -> bytes | tuple[bytes, ...]:
+        """The lower-case names and values, for the request log (`unpack` reads them back):
+        one bytes object, newline-separated, unless a header holds a newline."""
+        flat = self._flat
+        items = tuple(chain.from_iterable(zip(flat[1::3], flat[2::3], strict=True)))
+        joined = b"\n".join(items)
+        return joined if items and joined.count(b"\n") == len(items) - 1 else items
+
+    @classmethod
+    def unpack(cls, packed: bytes | tuple[bytes, ...]) -> RawHeaders:
+        """The headers `packed()` kept."""
+        items = packed.split(b"\n") if isinstance(packed, bytes) else packed
+        made = cls.__new__(cls)
+        made._flat = tuple(
+            chain.from_iterable((name, name, value) for name, value in _pairs(items))
+        )
         made._decoded = None
         return made
 
@@ -83,6 +101,12 @@ class RawHeaders(Mapping[str, str]):
                 decoded[name] = f"{decoded[name]}, {text}" if name in decoded else text
             self._decoded = decoded
         return self._decoded
+
+
+def _pairs(items: tuple[bytes, ...] | list[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """The (name, value) pairs of a flat sequence."""
+    pairs = iter(items)
+    return zip(pairs, pairs, strict=True)
 
 
 def _encoding(flat: tuple[bytes, ...]) -> str:

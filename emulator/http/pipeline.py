@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -26,6 +26,7 @@ from ..wire.objects import Page
 from ..wire.render import DONE_FRAME, error_frame, event_frame, pretty_json
 from . import routes
 from .faults import ConnectionDropped, FaultPlan, RequestTimedOut
+from .headers import RawHeaders
 from .routes import Binary, Call, Request, Stream
 from .routes.base import Answer
 
@@ -33,6 +34,19 @@ __all__ = ["Pipeline", "RecordedRequest", "Request", "RequestHandler", "Response
 
 log = logging.getLogger("emulator")
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]  # a mapping or (name, value) pairs
+LogEntry = tuple[
+    str,
+    str,
+    str,
+    tuple[tuple[str, str], ...],
+    bytes | tuple[bytes, ...] | dict[str, str],
+    bytes,
+    int | None,
+    int,
+]
+"""A logged request as plain data, which the garbage collector stops following: method, URL,
+path, query, headers (`RawHeaders.packed()`, else a copy), body (cut to `request_log_body`),
+status and the body's size."""
 OPENAI_VERSION = "2020-10-01"
 
 
@@ -146,8 +160,7 @@ class Pipeline:
         self.base_urls = tuple(url.rstrip("/") for url in base_urls)
         self._bases = [(base, (base + "/", base + "?")) for base in self.base_urls]
         self.faults = FaultPlan()
-        # each request (its body cut to `request_log_body`), its status and its body's size
-        self._requests: deque[tuple[Request, int | None, int]] = deque()
+        self._requests: deque[LogEntry] = deque()
         self._log_lock = threading.Lock()
 
     @property
@@ -290,17 +303,28 @@ class Pipeline:
         bytes (both unbounded when None, the in-process default); `requests` makes the records.
         """
         keep, cap = self.settings.request_log, self.settings.request_log_body
-        size = len(request.body)
-        if keep is None and cap is None:  # an append is atomic: no lock to take
-            self._requests.append((request, status, size))
-            return
+        body = request.body
+        size = len(body)
         if cap is not None and size > cap:
-            request = replace(request, body=request.body[:cap])
+            body = body[:cap]
+        headers = request.headers
+        entry = (
+            request.method,
+            request.url or request.path,
+            request.path,
+            tuple(request.query),
+            headers.packed() if isinstance(headers, RawHeaders) else dict(headers),
+            body,
+            status,
+            size,
+        )
+        if keep is None:  # an append is atomic: no lock to take
+            self._requests.append(entry)
+            return
         with self._log_lock:
-            self._requests.append((request, status, size))
-            if keep is not None:
-                while len(self._requests) > keep:
-                    self._requests.popleft()
+            self._requests.append(entry)
+            while len(self._requests) > keep:
+                self._requests.popleft()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -310,16 +334,16 @@ class Pipeline:
             logged = list(self._requests)
         return [
             RecordedRequest(
-                request.method,
-                request.url or request.path,
-                request.path,
-                list(request.query),
-                dict(request.headers),
-                request.body,
+                method,
+                url,
+                path,
+                list(query),
+                dict(headers) if isinstance(headers, dict) else dict(RawHeaders.unpack(headers)),
+                body,
                 status,
                 size,
             )
-            for request, status, size in logged
+            for method, url, path, query, headers, body, status, size in logged
         ]
 
 
