@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/bench_workflows.py`
 import openai
 
 from emulator import Emulator
-from emulator.http.pipeline import Request
+from emulator.http.headers import RawHeaders
 
 API_KEY = "sk-bench"
 TARGET_RATIO = 1.2
@@ -117,11 +117,14 @@ def sdk_client(handler: Callable[[Any], Any]) -> openai.OpenAI:
 
 
 def _answer(emulator: Emulator, request: Any) -> Answer:
-    """The emulator's rendered answer to a request for `OFF_EMULATOR_URL` (streams read whole)."""
-    path = request.url.path.removeprefix("/v1")
-    query = list(request.url.params.multi_items())
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    reply = emulator.pipeline.handle(Request(request.method, path, query, headers, request.read()))
+    """The emulator's rendered answer to a request for `OFF_EMULATOR_URL` (streams read whole),
+    the request made as the interception adapters make it."""
+    pipeline = emulator.pipeline
+    url = str(request.url).replace(OFF_EMULATOR_URL, pipeline.base_urls[0], 1)
+    headers = RawHeaders.of(request.headers)
+    reply = pipeline.handle(
+        pipeline.request(request.method, url, headers, request.read(), lowered=True)
+    )
     return reply.status, reply.headers, reply.content
 
 

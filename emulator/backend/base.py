@@ -106,8 +106,9 @@ class Resource:
 
 
 def dump(body: Any) -> Obj:
-    """A validated body as plain data: only the fields the client sent, by their wire names."""
-    data: Obj = body.model_dump(by_alias=True, exclude_unset=True)
+    """A validated body as plain data: only the fields the client sent, by their wire names
+    (`body.model_dump(by_alias=True, exclude_unset=True)` without its Python wrapper)."""
+    data: Obj = body.__pydantic_serializer__.to_python(body, by_alias=True, exclude_unset=True)
     return data
 
 

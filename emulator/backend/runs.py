@@ -85,7 +85,7 @@ class Runs(Resource):
         self, thread_id: str, run_id: str, body: schemas.SubmitToolOutputs, events: Events
     ) -> Obj:
         self.thread(thread_id)
-        outputs = [o.model_dump() for o in body.tool_outputs]
+        outputs: list[Obj] = dump(body)["tool_outputs"]
         return self.engine.submit_tool_outputs(thread_id, run_id, outputs, events)
 
     # --- run steps -----------------------------------------------------------------------

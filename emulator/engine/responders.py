@@ -146,7 +146,7 @@ def default_responder(context: RunContext) -> Reply:
             return quote_best_result(context)
         return reply.text(f"I found nothing about that in the files. You said: {last}")
     choice = context.run.get("tool_choice")
-    if isinstance(choice, Mapping) and choice.get("type") == "function":
+    if isinstance(choice, dict) and choice.get("type") == "function":  # JSON: dict or str
         return reply.tool_call(choice["function"]["name"], {})
     if choice == "required" and context.function_names:
         return reply.tool_call(context.function_names[0], {})

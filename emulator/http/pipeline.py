@@ -200,7 +200,7 @@ class Pipeline:
         query: Sequence[tuple[str, str]] = (
             parse_qsl(raw_query, keep_blank_values=True) if raw_query else ()
         )
-        if lowered and isinstance(headers, Mapping):
+        if lowered and isinstance(headers, (RawHeaders, Mapping)):  # exact type: no ABC check
             names = headers
         else:
             pairs = headers.items() if isinstance(headers, Mapping) else headers

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import orjson
 
@@ -27,9 +27,9 @@ def clone(value: T) -> T:
     `copy.deepcopy` (and NaN becomes null, as rendering writes it). What orjson cannot write
     (integers beyond 64 bits, non-string keys) is copied by walking it."""
     try:
-        return cast(T, orjson.loads(orjson.dumps(value)))
+        return orjson.loads(orjson.dumps(value))  # type: ignore[no-any-return]
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return cast(T, _clone(value))
+        return _clone(value)  # type: ignore[no-any-return]
 
 
 def _clone(value: Any) -> Any:

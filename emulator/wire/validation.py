@@ -185,7 +185,7 @@ def parse(model: type[BodyT], data: Any) -> BodyT:
         raise InvalidRequestError(
             "Invalid body: expected a JSON object.", param=None, code="invalid_type"
         )
-    try:
-        return model.model_validate(data)
+    try:  # `model.model_validate(data)` without its Python wrapper, half the time for a body
+        return model.__pydantic_validator__.validate_python(data)  # type: ignore[no-any-return]
     except ValidationError as error:
         raise _error(error) from None
