@@ -413,6 +413,8 @@ def test_an_answer_is_the_response_content_would_build(library: Any, path: str) 
     assert got.read() == expected.read() == got.content
     assert got.json() == expected.json()
     assert got.headers["content-length"] == str(len(got.content))
+    assert got.headers.raw == library.Headers(dict(got.headers)).raw  # as the library makes them
+    assert got.headers.encoding == "ascii"
     assert (got.is_closed, got.is_stream_consumed) == (expected.is_closed, True)
     assert b"".join(got.iter_bytes()) == got.content
     assert got.elapsed.total_seconds() >= 0  # raw SDK responses read `.elapsed`
