@@ -38,10 +38,7 @@ class RawHeaders(Mapping[str, str]):
         triples = getattr(headers, "_list", None)
         if not isinstance(triples, list):
             return cls(headers.raw)
-        made = cls.__new__(cls)
-        made._flat = tuple(chain.from_iterable(triples))
-        made._decoded = None
-        return made
+        return cls._from_flat(tuple(chain.from_iterable(triples)))
 
     def packed(self) -> bytes | tuple[bytes, ...]:
         """The lower-case names and values, for the request log (`unpack` reads them back):
@@ -55,10 +52,15 @@ class RawHeaders(Mapping[str, str]):
     def unpack(cls, packed: bytes | tuple[bytes, ...]) -> RawHeaders:
         """The headers `packed()` kept."""
         items = packed.split(b"\n") if isinstance(packed, bytes) else packed
-        made = cls.__new__(cls)
-        made._flat = tuple(
-            chain.from_iterable((name, name, value) for name, value in _pairs(items))
+        return cls._from_flat(
+            tuple(chain.from_iterable((name, name, value) for name, value in _pairs(items)))
         )
+
+    @classmethod
+    def _from_flat(cls, flat: tuple[bytes, ...]) -> RawHeaders:
+        """Headers from their bytes laid out as kept: (name, lower-case name, value, ...)."""
+        made = cls.__new__(cls)
+        made._flat = flat
         made._decoded = None
         return made
 
