@@ -176,10 +176,10 @@ CITATION_MARKER = "\u3010{m}:{n}\u2020{name}\u3011"  # 【4:0†name】; m is op
 
 
 def _arguments(arguments: Mapping[str, Any] | str | None) -> str:
-    if arguments is None or (not arguments and not isinstance(arguments, str)):
-        return "{}"
     if isinstance(arguments, str):
         return arguments
+    if not arguments:  # None or an empty mapping
+        return "{}"
     return json.dumps(arguments, separators=(",", ":"))
 
 
