@@ -179,8 +179,6 @@ class BuiltinTools:
 def vector_store_ids(assistant: Obj, thread: Obj | None) -> list[str]:
     """The stores file_search reads in a run: the assistant's, then the thread's [CB-FS]."""
     found: list[str] = []
-    if not assistant.get("tool_resources") and not (thread and thread.get("tool_resources")):
-        return found
     for owner in (assistant, thread or {}):
         resources = owner.get("tool_resources") or {}
         for store_id in (resources.get("file_search") or {}).get("vector_store_ids") or []:
