@@ -340,6 +340,27 @@ def test_changing_the_context_changes_nothing(
     assert len(client.beta.assistants.retrieve(tool_assistant.id).tools) == 2
 
 
+def test_the_default_responder_only_reads_its_context(
+    emu: Emulator, client: openai.OpenAI, user_thread: Thread, tool_assistant: Assistant
+) -> None:
+    """Turns hand the built-in responder top-level snapshots of the stored run, assistant and
+    thread rather than deep copies (`turn.ModelTurn.start`): no branch of it may change them."""
+    unchanged: list[bool] = []
+
+    def watched(context: RunContext) -> reply.Reply:
+        shown = (context.run, context.assistant, context.thread)
+        before = json.dumps(shown, sort_keys=True)
+        answer = default_responder(context)
+        unchanged.append(json.dumps(shown, sort_keys=True) == before)
+        return answer
+
+    emu.respond_with(watched)
+    called = ask(client, user_thread, tool_assistant, tool_choice="required")
+    assert answer_calls(client, called, "18 C").status == "completed"  # a call, then its result
+    assert ask(client, user_thread, tool_assistant).status == "completed"  # an echo
+    assert unchanged == [True, True, True]
+
+
 def test_default_responder_is_a_plain_callable_to_build_on(
     emu: Emulator, client: openai.OpenAI, user_thread: Thread, tool_assistant: Assistant
 ) -> None:

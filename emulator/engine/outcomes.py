@@ -13,7 +13,7 @@ from .stream import Events
 from .truncation import TruncationReport
 
 
-@dataclass
+@dataclass(slots=True)
 class RunState:
     """Engine bookkeeping of one run that is not part of the wire object."""
 

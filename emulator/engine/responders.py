@@ -136,6 +136,9 @@ def default_responder(context: RunContext) -> Reply:
     - with the file_search tool and stores that hold files: a search for the newest user
       message, then an answer quoting the best chunk with a `file_citation`;
     - otherwise it echoes the newest user message: `You said: <text>` (or `Hello!` if none).
+
+    It only reads its context, so turns hand it top-level snapshots of the stored run,
+    assistant and thread instead of deep copies (tests/test_responders.py holds it to that).
     """
     if context.new_tool_outputs:
         results = ", ".join(f"{r.name}={r.output}" for r in context.new_tool_outputs)

@@ -41,7 +41,7 @@ from .live import LiveHead, announce, closing, continued
 from .models import ModelInfo
 from .outcomes import Ending, Outcome, ResponderError, RunState, add_usage, failed
 from .prompt_index import PromptIndex
-from .responders import ContextMessage, Responder, RunContext, as_reply
+from .responders import ContextMessage, Responder, RunContext, as_reply, default_responder
 from .stream import Events
 from .thread_prompt import THREAD_READER, context_messages, prompt_terms, whole_prompt
 from .tokens import TokenCounter
@@ -55,7 +55,7 @@ turn: when it fits whole (nearly always), its prompt is one loop over it, a frac
 building an index costs; else an index is built then."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Turn:
     """One model turn: read under the store lock (`ModelTurn.start`), computed outside it
     (`ModelTurn.compute`, on copies), then written under the lock (`ModelTurn.commit`) when its
@@ -176,7 +176,11 @@ class ModelTurn:
             index = PromptIndex(counter, THREAD_READER)
         known = 0 if index is None else index.matching(ids)
         new_ids = ids[known:]
-        view, assistant_copy, thread_copy = clone((run, assistant, thread or {}))  # one pass
+        responder = self.settings.responder_for(assistant)
+        if responder is default_responder:  # it only reads them: top-level snapshots will do
+            view, assistant_copy, thread_copy = dict(run), dict(assistant), dict(thread or {})
+        else:  # a user's responder gets deep copies (one pass), its changes harmless
+            view, assistant_copy, thread_copy = clone((run, assistant, thread or {}))
         return Turn(
             run=run,
             state=state,
@@ -186,7 +190,7 @@ class ModelTurn:
             thread=thread_copy,
             info=info,
             counter=counter,
-            responder=self.settings.responder_for(assistant),
+            responder=responder,
             index_key=key,
             index=index,
             generation=self.generation,

@@ -41,20 +41,17 @@ class RawHeaders(Mapping[str, str]):
         return cls._from_flat(tuple(chain.from_iterable(triples)))
 
     def packed(self) -> bytes | tuple[bytes, ...]:
-        """The lower-case names and values, for the request log (`unpack` reads them back):
-        one bytes object, newline-separated, unless a header holds a newline."""
+        """The headers for the request log (`unpack` reads them back): their bytes as kept,
+        joined by newlines into one bytes object (a single C call), unless a header holds a
+        newline."""
         flat = self._flat
-        items = tuple(chain.from_iterable(zip(flat[1::3], flat[2::3], strict=True)))
-        joined = b"\n".join(items)
-        return joined if items and joined.count(b"\n") == len(items) - 1 else items
+        joined = b"\n".join(flat)
+        return joined if flat and joined.count(b"\n") == len(flat) - 1 else flat
 
     @classmethod
     def unpack(cls, packed: bytes | tuple[bytes, ...]) -> RawHeaders:
         """The headers `packed()` kept."""
-        items = packed.split(b"\n") if isinstance(packed, bytes) else packed
-        return cls._from_flat(
-            tuple(chain.from_iterable((name, name, value) for name, value in _pairs(items)))
-        )
+        return cls._from_flat(tuple(packed.split(b"\n")) if isinstance(packed, bytes) else packed)
 
     @classmethod
     def _from_flat(cls, flat: tuple[bytes, ...]) -> RawHeaders:
@@ -103,12 +100,6 @@ class RawHeaders(Mapping[str, str]):
                 decoded[name] = f"{decoded[name]}, {text}" if name in decoded else text
             self._decoded = decoded
         return self._decoded
-
-
-def _pairs(items: tuple[bytes, ...] | list[bytes]) -> Iterator[tuple[bytes, bytes]]:
-    """The (name, value) pairs of a flat sequence."""
-    pairs = iter(items)
-    return zip(pairs, pairs, strict=True)
 
 
 def _encoding(flat: tuple[bytes, ...]) -> str:

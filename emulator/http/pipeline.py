@@ -50,7 +50,7 @@ status and the body's size."""
 OPENAI_VERSION = "2020-10-01"
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     """A rendered answer; `events` is set (and `body` empty) for a server-sent event stream.
     `elapsed`: seconds from the request to its answer, the emulated latency included."""
