@@ -144,15 +144,23 @@ def _totals(out: Path) -> dict[str, int]:
     raise RuntimeError(f"no totals in {out}")
 
 
-def measure(workflow: str, pairs: int, ll: str) -> tuple[dict[str, float], dict[str, float]]:
-    """Per workflow: the floor's events and the emulator's, both modes run side by side."""
+def measure(
+    workflow: str, pairs: int, ll: str, keep: Path | None = None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per workflow: the floor's events and the emulator's, both modes run side by side; the
+    callgrind files are left in `keep` (`<workflow>-floor.out`, `<workflow>-emulator.out`)."""
     with (
-        tempfile.TemporaryDirectory() as folder,
+        tempfile.TemporaryDirectory() as scratch,
         concurrent.futures.ThreadPoolExecutor(2) as pool,
     ):
-        floor_run = pool.submit(_callgrind, workflow, "floor", pairs, ll, Path(folder))
-        emulator_run = pool.submit(_callgrind, workflow, "emulator", pairs, ll, Path(folder))
+        folder = Path(scratch)
+        floor_run = pool.submit(_callgrind, workflow, "floor", pairs, ll, folder)
+        emulator_run = pool.submit(_callgrind, workflow, "emulator", pairs, ll, folder)
         floor_pairs, emulator_pairs = floor_run.result(), emulator_run.result()
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for mode in ("floor", "emulator"):
+                shutil.copy(folder / f"{mode}.out", keep / f"{workflow}-{mode}.out")
     floor = {event: floor_pairs[event] / pairs / 2 for event in EVENTS}
     emulator = {event: emulator_pairs[event] / pairs - floor[event] for event in EVENTS}
     return floor, emulator
@@ -177,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workflow", action="append", help="text, tool_call or streamed")
     parser.add_argument("--pairs", type=int, default=40, help="counted (floor, other) pairs")
     parser.add_argument("--ll", default="1048576,16,64", help="last-level cache: size,ways,line")
+    parser.add_argument("--keep", type=Path, help="leave the callgrind files in this folder")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -187,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     for workflow in args.workflow or ["tool_call"]:
-        floor, emulator = measure(workflow, args.pairs, args.ll)
+        floor, emulator = measure(workflow, args.pairs, args.ll, args.keep)
         print(render(workflow, args.pairs, args.ll, floor, emulator))
     return 0
 

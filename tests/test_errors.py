@@ -419,6 +419,70 @@ def test_invalid_messages_are_400(
     assert _state(emu) == state
 
 
+# --- validated bodies kept by their bytes ---------------------------------------------------
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[type]:
+    """The body models validated from here on (the bodies a cache hit skips are not)."""
+    from emulator.http.routes import base
+
+    seen: list[type] = []
+    real = base.parse
+
+    def counting(model: type[Any], data: Any) -> Any:
+        seen.append(model)
+        return real(model, data)
+
+    monkeypatch.setattr(base, "parse", counting)
+    return seen
+
+
+def test_a_body_sent_again_is_not_validated_again_and_each_request_gets_its_own(
+    client: openai.OpenAI, emu: Emulator, validations: list[type]
+) -> None:
+    """Test suites send the same creates over and over: the same bytes validate once, and every
+    request still gets its own model (`metadata` set on one never shows on the next)."""
+    from emulator.http.routes import base
+    from emulator.wire.requests import CreateMessage
+
+    thread = client.beta.threads.create()
+    content = f"validated once {id(validations)}"  # bytes no other test sent
+    first = client.beta.threads.messages.create(thread.id, role="user", content=content)
+    second = client.beta.threads.messages.create(thread.id, role="user", content=content)
+    assert validations.count(CreateMessage) == 1
+    assert first.id != second.id and first.content == second.content
+
+    request = base.Request("POST", f"/threads/{thread.id}/messages", body=emu.requests[-1].body)
+    one, other, third = (
+        base.Call(emu.backend.scoped(None), request, {}).body(CreateMessage) for _ in range(3)
+    )
+    assert one is not other
+    one.metadata = {"changed": "yes"}
+    assert other.metadata is None and third.metadata is None
+    assert validations.count(CreateMessage) == 1
+
+
+def test_a_refused_body_is_refused_every_time_and_long_bodies_are_not_kept(
+    client: openai.OpenAI, emu: Emulator, validations: list[type]
+) -> None:
+    """A refusal is not kept (each try gets its 400), and a body longer than
+    `CACHED_BODY_BYTES` is validated each time instead of being kept."""
+    from emulator.http.routes.base import CACHED_BODY_BYTES
+    from emulator.wire.requests import CreateMessage
+
+    thread = client.beta.threads.create()
+    for _ in range(2):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.beta.threads.messages.create(thread.id, role="robot", content="hi")  # type: ignore[arg-type]
+        assert caught.value.body["param"] == "role"
+    long_text = "x" * CACHED_BODY_BYTES
+    for _ in range(2):
+        client.beta.threads.messages.create(thread.id, role="user", content=long_text)
+    assert validations.count(CreateMessage) == 4
+    assert len(client.beta.threads.messages.list(thread.id).data) == 2
+
+
 # --- 401: keys -------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ real service's messages and limits, and the `Stream` answer of `stream: true` re
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from ...wire.validation import parse
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_JSON_DEPTH = 100  # deeper bodies are refused before anything recurses over them
+# Validated bodies kept by their bytes: the latest `CACHED_BODIES` of up to `CACHED_BODY_BYTES`.
+CACHED_BODIES = 256
+CACHED_BODY_BYTES = 4096
 INCLUDE_FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 BodyT = TypeVar("BodyT", bound=BaseModel)
 
@@ -48,7 +52,20 @@ class Call:
     params: dict[str, str]
 
     def body(self, model: type[BodyT]) -> BodyT:
-        return parse(model, _decode_json(self.request.body))
+        """The body validated into `model` (the OpenAI-shaped 400 when it is not valid).
+
+        A short body validated before, byte for byte, is not validated again: test suites send
+        the same `assistants.create`, `threads.create` and `messages.create` bodies over and
+        over, and validating a body between the SDK's calls was, in machine instructions, the
+        largest single part of what the emulator adds to a workflow (`benchmarks/callgrind.py`).
+        Each request gets its own copy; bodies are never changed in place once parsed, so the
+        copy is shallow.
+        """
+        raw = self.request.body
+        if len(raw) > CACHED_BODY_BYTES or type(raw) is not bytes:
+            return parse(model, _decode_json(raw))
+        copy: BodyT = _validated(model, raw).model_copy()  # (lru_cache drops the type)
+        return copy
 
     def json(self) -> Any:
         """The decoded JSON body (`{}` when empty), for bodies checked by hand."""
@@ -110,6 +127,12 @@ def run_answer(call: Call, events: Events, run: Obj) -> Obj | Stream:
     if not events.active:
         return run
     return Stream(call.backend.runs.stream(run, events))
+
+
+@functools.lru_cache(maxsize=CACHED_BODIES)
+def _validated(model: type[BodyT], raw: bytes) -> BodyT:
+    """`raw` validated into `model`: a pure function of the two (refusals are not kept)."""
+    return parse(model, _decode_json(raw))
 
 
 def _decode_json(raw: bytes) -> Any:
