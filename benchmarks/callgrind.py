@@ -126,11 +126,11 @@ def _callgrind(workflow: str, mode: str, pairs: int, ll: str, folder: Path) -> d
     status = process.wait()
     log.close()
     if pid is None or status != 0:
-        raise RuntimeError(f"the {mode} loop failed under valgrind:\n{log_text(folder, mode)}")
+        raise RuntimeError(f"the {mode} loop failed under valgrind:\n{_log_text(folder, mode)}")
     return _totals(out)
 
 
-def log_text(folder: Path, mode: str) -> str:
+def _log_text(folder: Path, mode: str) -> str:
     return (folder / f"{mode}.log").read_text()[-3000:]
 
 
@@ -182,7 +182,12 @@ def render(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--workflow", action="append", help="text, tool_call or streamed")
+    parser.add_argument(
+        "--workflow",
+        action="append",
+        choices=["text", "tool_call", "streamed"],
+        help="(repeatable)",
+    )
     parser.add_argument("--pairs", type=int, default=40, help="counted (floor, other) pairs")
     parser.add_argument("--ll", default="1048576,16,64", help="last-level cache: size,ways,line")
     parser.add_argument("--keep", type=Path, help="leave the callgrind files in this folder")
