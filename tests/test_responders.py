@@ -24,6 +24,7 @@ from emulator import (
     default_responder,
     reply,
 )
+from emulator.engine.responders import reads_only
 
 
 def ask(client: openai.OpenAI, thread: Thread, asst: Assistant, **fields: Any) -> Run:
@@ -359,6 +360,50 @@ def test_the_default_responder_only_reads_its_context(
     assert answer_calls(client, called, "18 C").status == "completed"  # a call, then its result
     assert ask(client, user_thread, tool_assistant).status == "completed"  # an echo
     assert unchanged == [True, True, True]
+
+
+def test_scripts_and_rules_of_replies_say_they_only_read() -> None:
+    """What `reads_only()` says decides whether turns hand a responder snapshots or copies."""
+    assert reads_only(default_responder)
+    assert reads_only(Script("Hi.", reply.tool_call("get_weather", {})))
+    assert not reads_only(Script("Hi.", lambda context: "Bye."))
+    assert not reads_only(lambda context: "Hi.")
+    rules = Rules().add("weather", then=reply.text("Sunny.")).add("time", then=["a", "b"])
+    assert reads_only(rules)
+    assert not reads_only(Rules(fallback=lambda context: "?"))
+    assert not reads_only(Rules().add("x", then="y", when=lambda context: True))
+    assert not reads_only(rules.add("z", then=lambda context: "Zed."))  # one such rule will do
+    assert reads_only(rules.clear())
+
+
+class Promised:
+    """A responder that says it only reads, and then changes the context anyway."""
+
+    reads_only = True
+
+    def __call__(self, context: RunContext) -> str:
+        context.run["status"] = "completed"  # type: ignore[index]  # a top-level value
+        context.assistant["tools"].clear()  # a nested one: the stored list itself
+        return "Fine."
+
+
+@pytest.mark.parametrize("promised", [True, False])
+def test_a_responder_that_says_it_only_reads_gets_snapshots(
+    emu: Emulator,
+    client: openai.OpenAI,
+    user_thread: Thread,
+    tool_assistant: Assistant,
+    promised: bool,
+) -> None:
+    """Saying `reads_only` is a promise the turns trust: they then hand over top-level
+    snapshots, whose nested values are the stored ones; without it, deep copies."""
+    responder = Promised()
+    if not promised:
+        responder.reads_only = False
+    emu.respond_with(responder)
+    assert ask(client, user_thread, tool_assistant).status == "completed"
+    tools = client.beta.assistants.retrieve(tool_assistant.id).tools
+    assert len(tools) == (0 if promised else 2)
 
 
 def test_default_responder_is_a_plain_callable_to_build_on(

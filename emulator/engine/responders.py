@@ -71,7 +71,8 @@ class CodeInterpreterCall:
 
 @dataclass(frozen=True)
 class RunContext:
-    """Everything a responder may look at for one model turn (copies: changing them is harmless)."""
+    """Everything a responder may look at for one model turn: copies, so changing them is
+    harmless, unless the responder says it only reads them (see `reads_only()`)."""
 
     assistant: Mapping[str, Any]
     thread: Mapping[str, Any]
@@ -127,6 +128,15 @@ class ScriptExhausted(RuntimeError):
     """A script was asked for more replies than it holds."""
 
 
+def reads_only(responder: object) -> bool:
+    """Whether `responder` says it only reads its context (a `reads_only` attribute that is
+    `True`). Its turns then get top-level snapshots of the stored run, assistant and thread
+    rather than deep copies: replacing a top-level value stays harmless, but the nested values
+    are the stored ones. The built-in responder, and scripts and rules made of replies, say so.
+    """
+    return getattr(responder, "reads_only", False) is True
+
+
 def default_responder(context: RunContext) -> Reply:
     """The reply used when nothing is configured; deterministic and useful for smoke tests.
 
@@ -137,8 +147,7 @@ def default_responder(context: RunContext) -> Reply:
       message, then an answer quoting the best chunk with a `file_citation`;
     - otherwise it echoes the newest user message: `You said: <text>` (or `Hello!` if none).
 
-    It only reads its context, so turns hand it top-level snapshots of the stored run,
-    assistant and thread instead of deep copies (tests/test_responders.py holds it to that).
+    It only reads its context (`reads_only`; tests/test_responders.py holds it to that).
     """
     if context.new_tool_outputs:
         results = ", ".join(f"{r.name}={r.output}" for r in context.new_tool_outputs)
@@ -159,6 +168,8 @@ def default_responder(context: RunContext) -> Reply:
     return reply.text(f"You said: {last}" if last else "Hello!")
 
 
+default_responder.reads_only = True  # type: ignore[attr-defined]
+
 QUOTE_CHARACTERS = 400
 
 
@@ -178,6 +189,7 @@ class Script:
 
     An item may also be a responder (a callable taking the `RunContext`), asked in its turn.
     A single list or tuple is taken as the replies: `Script([a, b])` is `Script(a, b)`.
+    A script of replies alone never looks at the context: it is `reads_only`.
     """
 
     def __init__(self, *replies: Reply | str | Responder | Sequence[Reply | str | Responder]):
@@ -192,6 +204,7 @@ class Script:
                     "form use Script.from_data(...)"
                 )
         self._replies: list[Reply | str | Responder] = list(items)
+        self.reads_only = not any(map(callable, items))
         self._next = 0
         self._lock = threading.Lock()
 
@@ -228,10 +241,12 @@ class Script:
 
 @dataclass
 class Rule:
-    """When `matches(context)` holds, `respond(context)` answers."""
+    """When `matches(context)` holds, `respond(context)` answers; `reads_only`: neither changes
+    the context (see `reads_only()`)."""
 
     matches: Callable[[RunContext], bool]
     respond: Responder
+    reads_only: bool = False
 
 
 @dataclass
@@ -287,13 +302,19 @@ class Rules:
             respond = then
         else:
             respond = _per_run(tuple(then), f"the rule for {pattern!r}")
-        self.rules.append(Rule(matches, respond))
+        self.rules.append(Rule(matches, respond, reads_only=when is None and not callable(then)))
         return self
 
     def clear(self) -> Rules:
         """Forget every rule (the fallback stays)."""
         self.rules.clear()
         return self
+
+    @property
+    def reads_only(self) -> bool:
+        """True while every rule was made of replies (no `when=`, no responder as `then=`) and
+        the fallback only reads too."""
+        return all(rule.reads_only for rule in self.rules) and reads_only(self.fallback)
 
     def __call__(self, context: RunContext) -> Reply | str:
         for rule in self.rules:

@@ -41,7 +41,7 @@ from .live import LiveHead, announce, closing, continued
 from .models import ModelInfo
 from .outcomes import Ending, Outcome, ResponderError, RunState, add_usage, failed
 from .prompt_index import PromptIndex
-from .responders import ContextMessage, Responder, RunContext, as_reply, default_responder
+from .responders import ContextMessage, Responder, RunContext, as_reply, reads_only
 from .stream import Events
 from .thread_prompt import THREAD_READER, context_messages, prompt_terms, whole_prompt
 from .tokens import TokenCounter
@@ -177,7 +177,7 @@ class ModelTurn:
         known = 0 if index is None else index.matching(ids)
         new_ids = ids[known:]
         responder = self.settings.responder_for(assistant)
-        if responder is default_responder:  # it only reads them: top-level snapshots will do
+        if reads_only(responder):  # it said it only reads them: top-level snapshots will do
             view, assistant_copy, thread_copy = dict(run), dict(assistant), dict(thread or {})
         else:  # a user's responder gets deep copies (one pass), its changes harmless
             view, assistant_copy, thread_copy = clone((run, assistant, thread or {}))
