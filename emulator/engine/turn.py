@@ -179,7 +179,7 @@ class ModelTurn:
         responder = self.settings.responder_for(assistant)
         if reads_only(responder):  # it said it only reads them: top-level snapshots will do
             view, assistant_copy, thread_copy = dict(run), dict(assistant), dict(thread or {})
-        else:  # a user's responder gets deep copies (one pass), its changes harmless
+        else:  # any other responder gets deep copies (one pass), its changes harmless
             view, assistant_copy, thread_copy = clone((run, assistant, thread or {}))
         return Turn(
             run=run,
