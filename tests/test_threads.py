@@ -131,6 +131,26 @@ def test_create_with_tool_resources(
     assert raw.http_response.json()["tool_resources"] == real(expected)
 
 
+def test_create_and_run_gives_the_new_thread_the_runs_tool_resources(
+    strict_client: openai.OpenAI,
+) -> None:
+    """`threads.create_and_run` takes `tool_resources` beside `thread`: they are the new
+    thread's."""
+    real = RealIds(strict_client)
+    assistant = strict_client.beta.assistants.create(model="gpt-4o", instructions="Answer.")
+    run = strict_client.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "Hello"}]},
+        tool_resources=real({"code_interpreter": {"file_ids": ["file-1"]}}),
+    )
+
+    thread = strict_client.beta.threads.retrieve(run.thread_id)
+    assert run.status == "completed"
+    assert thread.model_dump()["tool_resources"]["code_interpreter"] == real(
+        {"file_ids": ["file-1"]}
+    )
+
+
 def test_vector_stores_helper_makes_a_vector_store(strict_client: openai.OpenAI) -> None:
     thread = strict_client.beta.threads.create(
         tool_resources={

@@ -43,7 +43,7 @@ class Runs(Resource):
         thread_body = schemas.CreateThread.model_validate(data.get("thread") or {})
         if data.get("tool_resources") is not None:
             resources = schemas.NewToolResources.model_validate(data["tool_resources"])
-            thread_body.tool_resources = resources
+            thread_body = thread_body.model_copy(update={"tool_resources": resources})
         stores_before = set(self.library.vector_stores.stores)
         thread = Threads(self.service, self.owner).create(thread_body)
         events("thread.created", thread)

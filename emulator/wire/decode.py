@@ -45,7 +45,11 @@ _REFUSED = object()
 
 def _orjson(raw: str | bytes) -> Any:
     """orjson's reading of a UTF-8 body, or `_REFUSED`: what the standard parser must read."""
-    if not isinstance(raw, bytes) or _LONG_INTEGER.search(raw) is not None:
+    if not isinstance(raw, bytes) or (
+        # a long integer needs 19 digits; counting them (one C pass) is 5-20 times faster than
+        # the search, which runs only when there are that many
+        len(raw.translate(None, _NOT_DIGITS)) >= 19 and _LONG_INTEGER.search(raw) is not None
+    ):
         return _REFUSED
     try:
         return orjson.loads(raw)
@@ -83,6 +87,7 @@ def _brackets(raw: str | bytes) -> int:
 
 
 _LONG_INTEGER = re.compile(rb"[0-9]{19}")
+_NOT_DIGITS = bytes(set(range(256)) - set(b"0123456789"))
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 

@@ -40,7 +40,10 @@ TOOL_OUTPUT_MAX = 512_000
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    """A request body (or a part of one). Frozen: a validated body is kept by its bytes and the
+    same instance answers every request that sends them (`routes.base.Call.body`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class _NullsAbsent(_Body):

@@ -58,14 +58,13 @@ class Call:
         the same `assistants.create`, `threads.create` and `messages.create` bodies over and
         over, and validating a body between the SDK's calls was, in machine instructions, the
         largest single part of what the emulator adds to a workflow (`benchmarks/callgrind.py`).
-        Each request gets its own copy; bodies are never changed in place once parsed, so the
-        copy is shallow.
+        Requests that send the same bytes share the instance: bodies are frozen models.
         """
         raw = self.request.body
         if len(raw) > CACHED_BODY_BYTES or type(raw) is not bytes:
             return parse(model, _decode_json(raw))
-        copy: BodyT = _validated(model, raw).model_copy()  # (lru_cache drops the type)
-        return copy
+        shared: BodyT = _validated(model, raw)  # (lru_cache drops the type)
+        return shared
 
     def json(self) -> Any:
         """The decoded JSON body (`{}` when empty), for bodies checked by hand."""
