@@ -20,6 +20,7 @@ Each is timed three ways in one process, calls interleaved so that machine load 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import statistics
 import sys
@@ -176,28 +177,41 @@ def time_interleaved(
     paths: dict[str, Callable[[], None]],
     iterations: int,
     every_100: Callable[[], None] = lambda: None,
-) -> dict[str, list[float]]:
-    """Seconds per call of each path, calls alternating so that load on the machine hits all.
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Seconds per call of each path, calls alternating so that load on the machine hits all,
+    and how many of each path's calls a garbage collection ran in.
 
     Iteration `i` calls every path once, starting at a rotating position (no path always goes
     first); `every_100` runs between blocks of 100 iterations.
     """
     names = list(paths)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    collected = dict.fromkeys(names, 0)
+    collections = [0]
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        collections[0] += phase == "start"
+
     for fn in paths.values():  # warm up caches, encodings and the SDK's lazy imports
         for _ in range(20):
             fn()
     every_100()
-    for i in range(iterations):
-        if i and i % 100 == 0:
-            every_100()
-        for k in range(len(names)):
-            name = names[(i + k) % len(names)]
-            fn = paths[name]
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return samples
+    gc.callbacks.append(count)
+    try:
+        for i in range(iterations):
+            if i and i % 100 == 0:
+                every_100()
+            for k in range(len(names)):
+                name = names[(i + k) % len(names)]
+                fn = paths[name]
+                collections[0] = 0
+                start = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - start)
+                collected[name] += collections[0] > 0
+    finally:
+        gc.callbacks.remove(count)
+    return samples, collected
 
 
 def check_and_reset(*emulators: Emulator) -> None:
@@ -219,7 +233,7 @@ def measure_one(workflow: Callable[[openai.OpenAI], None], iterations: int) -> d
         floor_client(answers) as floor,
         core_client(core_emulator) as core,
     ):
-        samples = time_interleaved(
+        samples, collected = time_interleaved(
             {
                 "floor": lambda: workflow(floor),
                 "emulator": lambda: workflow(intercepted),
@@ -239,6 +253,7 @@ def measure_one(workflow: Callable[[openai.OpenAI], None], iterations: int) -> d
         "ratio": medians["emulator"] / medians["floor"],
         "core_ratio": medians["core"] / medians["floor"],
         "paired_ratio": statistics.median(paired),
+        "with_collection": {name: n / iterations for name, n in collected.items()},
     }
 
 
@@ -289,6 +304,8 @@ def render(figures: dict[str, Any]) -> list[str]:
             f"{'    ratio emulator / floor':<52}{w['ratio']:>12.2f} x  {verdict}",
             f"{'    ratio core / floor':<52}{w['core_ratio']:>12.2f} x",
             f"{'    median of per-iteration ratios':<52}{w['paired_ratio']:>12.2f} x",
+            f"{'    workflows a garbage collection ran in':<52}"
+            + ", ".join(f"{name} {share:.0%}" for name, share in w["with_collection"].items()),
         ]
     return lines
 
