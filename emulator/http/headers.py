@@ -38,10 +38,7 @@ class RawHeaders(Mapping[str, str]):
         triples = getattr(headers, "_list", None)
         if not isinstance(triples, list):
             return cls(headers.raw)
-        made = cls.__new__(cls)  # (`_from_flat` inline: one call less on every request)
-        made._flat = tuple(chain.from_iterable(triples))
-        made._decoded = None
-        return made
+        return cls._from_flat(tuple(chain.from_iterable(triples)))
 
     def packed(self) -> bytes | tuple[bytes, ...]:
         """The headers for the request log (`unpack` reads them back): their bytes as kept,

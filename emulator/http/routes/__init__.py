@@ -61,8 +61,7 @@ for _method, _pattern, _handler in ROUTES:  # every segment is a literal or one 
 def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
     """The handler for a method and path with its checked ids, or the 404/405/400 the API
     answers."""
-    segments = path.rstrip("/").split("/")  # `_shape(path)`, inline: it runs on every request
-    shape = (segments[1] if len(segments) > 1 else "", len(segments))
+    shape = _shape(path)
     for pattern, handler, checks in _BY_SHAPE.get((method, shape), ()):
         match = pattern.fullmatch(path)
         if match is None:
