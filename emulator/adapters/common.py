@@ -77,22 +77,11 @@ def _library_response(library: Any, frames: type[Frames], response: Response) ->
     as `Response(content=...)` leaves it: `Content-Length` set, the body read (`_content`), the
     stream consumed and closed. `content=` gets there by reading the body through the library's
     decoders (about 13 us a request, more than the pipeline spends on a simple one) for a body
-    that is not encoded. tests/test_interception.py checks the two agree for both libraries.
-
-    The headers are made as `library.Headers(headers)` makes them, without its constructor's
-    type checks (a function call for every name and value, which doubled the cost of building
-    a response): the (name, lower-case name, value) bytes `RawHeaders.of` reads, ASCII as the
-    library encodes by default (a non-ASCII value raises either way)."""
+    that is not encoded. tests/test_interception.py checks the two agree for both libraries."""
     body, events = response.body, response.events
     if events is None:
         response.headers["content-length"] = str(len(body))
-    headers = library.Headers.__new__(library.Headers)
-    triples = []
-    for name, value in response.headers.items():
-        raw = name.encode("ascii")
-        triples.append((raw, raw.lower(), value.encode("ascii")))
-    headers._list = triples
-    headers._encoding = None
+    headers = _library_headers(library, response.headers)
     if events is not None:
         return library.Response(response.status, headers=headers, stream=frames(events))
     answer = library.Response(response.status, headers=headers, stream=library.ByteStream(body))
@@ -101,3 +90,18 @@ def _library_response(library: Any, frames: type[Frames], response: Response) ->
     # as a network response has it; (days, seconds) by position: keywords cost a slower parser
     answer.elapsed = timedelta(0, response.elapsed)
     return answer
+
+
+def _library_headers(library: Any, headers: dict[str, str]) -> Any:
+    """`library.Headers(headers)` made directly: the library's own constructor checks the type
+    of every name and value, a function call each, which doubled the cost of building a
+    response. Its layout is the one `RawHeaders.of` reads: (name, lower-case name, value)
+    bytes. ASCII, as the library encodes by default (a non-ASCII value raises either way)."""
+    made = library.Headers.__new__(library.Headers)
+    triples = []
+    for name, value in headers.items():
+        raw = name.encode("ascii")
+        triples.append((raw, raw.lower(), value.encode("ascii")))
+    made._list = triples
+    made._encoding = None
+    return made

@@ -47,10 +47,9 @@ def pretty_json(value: Any) -> bytes:
     """`json.dumps(value, indent=2).encode()`, written by orjson (floats may be spelled otherwise,
     `1e-05` as `0.00001`, and NaN or infinities, never valid JSON, as `null`)."""
     try:
-        body = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+        return _ascii(orjson.dumps(value, option=orjson.OPT_INDENT_2))
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(value, indent=2).encode()
-    return body if body.isascii() else _ascii(body)  # (nearly every body: no call)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
